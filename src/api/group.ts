@@ -1,0 +1,14 @@
+/** The API group this operator owns, and the names its resources are served under. */
+export const API_GROUP = 'ecr.pullsecrets.io';
+export const API_VERSION = 'v1alpha1';
+export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
+
+export const ECR_REGISTRY = { kind: 'EcrRegistry', plural: 'ecrregistries' } as const;
+export const IMAGE_IMPORT = { kind: 'ImageImport', plural: 'imageimports' } as const;
+
+/** Label on every object the operator writes; the managed-Secret informer selects on it. */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'ecr-pullsecrets-operator';
+
+/** Finalizer that lets the operator clean ServiceAccount entries and hold deletion while images use a registry. */
+export const REGISTRY_FINALIZER = `${API_GROUP}/cleanup`;

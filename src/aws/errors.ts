@@ -1,0 +1,86 @@
+import { redact } from '../observability/redact.ts';
+
+/** What went wrong talking to AWS, in the terms that decide a condition reason and whether to retry. */
+export type AwsFailureKind =
+  | 'CredentialsRejected'
+  | 'AccessDenied'
+  | 'Throttled'
+  | 'Unavailable'
+  | 'NotFound'
+  | 'InvalidRequest'
+  | 'Unknown';
+
+export interface AwsFailure {
+  kind: AwsFailureKind;
+  /** The exception name the SDK surfaced (e.g. InvalidSignatureException), or the network error code. */
+  code: string;
+  /** Safe to show: AWS's message with anything credential-shaped removed. */
+  message: string;
+  retryable: boolean;
+}
+
+const BY_NAME: Record<string, AwsFailureKind> = {
+  UnrecognizedClientException: 'CredentialsRejected',
+  InvalidSignatureException: 'CredentialsRejected',
+  SignatureDoesNotMatch: 'CredentialsRejected',
+  InvalidClientTokenId: 'CredentialsRejected',
+  ExpiredTokenException: 'CredentialsRejected',
+  ExpiredToken: 'CredentialsRejected',
+  IncompleteSignature: 'CredentialsRejected',
+  MissingAuthenticationToken: 'CredentialsRejected',
+  AccessDeniedException: 'AccessDenied',
+  AccessDenied: 'AccessDenied',
+  ThrottlingException: 'Throttled',
+  Throttling: 'Throttled',
+  TooManyRequestsException: 'Throttled',
+  LimitExceededException: 'Throttled',
+  ServerException: 'Unavailable',
+  InternalFailure: 'Unavailable',
+  ServiceUnavailable: 'Unavailable',
+  ServiceUnavailableException: 'Unavailable',
+  RepositoryNotFoundException: 'NotFound',
+  ImageNotFoundException: 'NotFound',
+  RegistryPolicyNotFoundException: 'NotFound',
+  InvalidParameterException: 'InvalidRequest',
+  ValidationException: 'InvalidRequest',
+};
+
+// Network-level failures: the endpoint could not be reached at all.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'TimeoutError', 'RequestTimeout']);
+
+interface ErrorLike {
+  name?: unknown;
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  $metadata?: { httpStatusCode?: unknown };
+}
+
+/** Classifies an error thrown by the AWS SDK (or by the network under it) once, at the boundary. */
+export function classifyAwsError(error: unknown, knownSecrets: readonly (string | undefined)[] = []): AwsFailure {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
+  const name = typeof e.name === 'string' ? e.name : 'Error';
+  const networkCode = findNetworkCode(e);
+  const status = typeof e.$metadata?.httpStatusCode === 'number' ? e.$metadata.httpStatusCode : undefined;
+  // The name comes from the server's __type: only own keys count, never Object.prototype members.
+  let kind: AwsFailureKind = Object.hasOwn(BY_NAME, name) ? BY_NAME[name]! : 'Unknown';
+  if (kind === 'Unknown' && networkCode) kind = 'Unavailable';
+  if (kind === 'Unknown' && status !== undefined && status >= 500) kind = 'Unavailable';
+  if (kind === 'Unknown' && status === 429) kind = 'Throttled';
+  const rawMessage = typeof e.message === 'string' && e.message ? e.message : String(error);
+  return {
+    kind,
+    code: kind === 'Unavailable' && networkCode ? networkCode : name,
+    message: redact(rawMessage, knownSecrets).slice(0, 500),
+    // Rejected keys and denied policies need a human; retrying sooner than the object changes only adds load.
+    retryable: kind === 'Throttled' || kind === 'Unavailable' || kind === 'Unknown',
+  };
+}
+
+function findNetworkCode(e: ErrorLike, depth = 0): string | undefined {
+  if (depth > 4) return undefined;
+  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return e.code;
+  if (typeof e.name === 'string' && NETWORK_CODES.has(e.name)) return e.name;
+  if (typeof e.cause === 'object' && e.cause !== null) return findNetworkCode(e.cause as ErrorLike, depth + 1);
+  return undefined;
+}

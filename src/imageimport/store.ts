@@ -1,0 +1,18 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import type { EcrRegistry } from '../api/ecr-registry.ts';
+import type { ImageImport, ImageImportStatus } from '../api/image-import.ts';
+
+/** Reads of current state: the informer caches for our resources, direct reads for Secrets (never cached wholesale). */
+export interface ImageImportReads {
+  imageImport(namespace: string, name: string): ImageImport | undefined;
+  registry(namespace: string, name: string): EcrRegistry | undefined;
+  secret(namespace: string, name: string): Promise<V1Secret | undefined>;
+}
+
+/** A status merge patch: the fields that changed, with null for fields to remove. */
+export type ImageImportStatusPatch = { [K in keyof ImageImportStatus]?: ImageImportStatus[K] | null };
+
+/** The only write an ImageImport reconcile makes. Nothing here can touch a registry's pull secret. */
+export interface ImageImportWrites {
+  patchStatus(imageImport: ImageImport, patch: ImageImportStatusPatch): Promise<void>;
+}

@@ -1,0 +1,113 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
+import { type EcrCallObserver, SdkEcrTokenSource } from './aws/ecr-token.ts';
+import { createImageImportController, type ImageImportController } from './imageimport/controller.ts';
+import { createKubeClients } from './kube/clients.ts';
+import type { Logger } from './observability/logger.ts';
+import { createRegistryController, type RegistryController } from './registry/controller.ts';
+import { SharedTokenCache } from './registry/token-cache.ts';
+import { type Clock, systemClock } from './runtime/clock.ts';
+import type { ControllerMetrics } from './runtime/controller.ts';
+import { EventRecorder } from './runtime/events.ts';
+
+/** What the operator's administrator decides (flags and environment, validated in config.ts). */
+export interface OperatorSettings {
+  /** Watch one namespace, or all when unset. */
+  namespace?: string;
+  workers: number;
+  /** ECR API endpoint overrides the operator accepts beyond AWS's own (origins or /regex/). */
+  allowedEndpoints: string[];
+  /** STS endpoint for AssumeRole, when not AWS's regional default. */
+  stsEndpoint?: string;
+  /** Names this replica in Events. */
+  instance?: string;
+}
+
+export interface OperatorDeps {
+  kubeConfig: KubeConfig;
+  settings: OperatorSettings;
+  logger: Logger;
+  clock?: Clock;
+  metrics?: ControllerMetrics;
+  observeEcrCall?: EcrCallObserver;
+  observePullSecretWrite?: (operation: 'create' | 'update' | 'delete') => void;
+}
+
+export interface RunningOperator {
+  registries: RegistryController;
+  imageImports: ImageImportController;
+  events: EventRecorder;
+  tokens: SharedTokenCache;
+  /** Resolves once every informer has listed its collection. */
+  waitForSync(signal?: AbortSignal): Promise<void>;
+  hasSynced(): boolean;
+  /** Stops informers, lets in-flight reconciles finish within the deadline, flushes Events. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+/** Builds the controllers over one KubeConfig and starts them. The composition root shared by main.ts and tests. */
+export function startOperator(deps: OperatorDeps): RunningOperator {
+  const clock = deps.clock ?? systemClock;
+  const clients = createKubeClients(deps.kubeConfig);
+  const events = new EventRecorder({
+    api: clients.events,
+    reportingController: 'ecr.pullsecrets.io/operator',
+    ...(deps.settings.instance ? { reportingInstance: deps.settings.instance } : {}),
+    clock,
+    logger: deps.logger,
+  });
+  const tokens = new SharedTokenCache({
+    source: new SdkEcrTokenSource({
+      now: () => clock.now(),
+      ...(deps.settings.stsEndpoint ? { client: { stsEndpoint: deps.settings.stsEndpoint } } : {}),
+      ...(deps.observeEcrCall ? { observe: deps.observeEcrCall } : {}),
+    }),
+    now: () => clock.now(),
+  });
+  const endpointAllowlist = createEndpointAllowlist(deps.settings.allowedEndpoints);
+  // Each controller needs the other: the registry asks which imports use it (called only once both run); imports read registries.
+  const registries = createRegistryController({
+    kubeConfig: deps.kubeConfig,
+    clients,
+    ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
+    tokens,
+    events,
+    clock,
+    logger: deps.logger,
+    endpointAllowlist,
+    workers: deps.settings.workers,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    registryUsers: (namespace, name) => imageImports.registryUsers(namespace, name),
+  });
+  const imageImports = createImageImportController({
+    kubeConfig: deps.kubeConfig,
+    clients,
+    ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
+    registries: registries.registries,
+    enqueueRegistry: (key) => registries.controller.enqueue(key),
+    events,
+    clock,
+    logger: deps.logger,
+    endpointAllowlist,
+    workers: deps.settings.workers,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.settings.stsEndpoint ? { ecrClient: { stsEndpoint: deps.settings.stsEndpoint } } : {}),
+    ...(deps.observeEcrCall ? { observeEcrCall: deps.observeEcrCall } : {}),
+  });
+  registries.start();
+  imageImports.start();
+  return {
+    registries,
+    imageImports,
+    events,
+    tokens,
+    waitForSync: async (signal) => {
+      await Promise.all([registries.waitForSync(signal), imageImports.waitForSync(signal)]);
+    },
+    hasSynced: () => registries.hasSynced() && imageImports.hasSynced(),
+    async stop(deadlineMs = 10_000) {
+      await Promise.all([registries.stop(deadlineMs), imageImports.stop(deadlineMs)]);
+      await events.flush();
+    },
+  };
+}

@@ -1,0 +1,181 @@
+import type { KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { EcrRegistry } from '../api/ecr-registry.ts';
+import { API_GROUP, API_VERSION, ECR_REGISTRY, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../api/group.ts';
+import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
+import type { KubeClients } from '../kube/clients.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
+import { Informer, type ListResult } from '../runtime/informer.ts';
+import { formatKey } from '../runtime/keys.ts';
+import { ReferenceWatches } from '../runtime/reference-watches.ts';
+import { kubeDirectReads, kubeRegistryWrites } from './kube-store.ts';
+import { type EventSink, reconcileRegistry } from './reconciler.ts';
+import type { RegistryReads, RegistryWrites } from './store.ts';
+import type { SharedTokenCache } from './token-cache.ts';
+
+export interface RegistryControllerOptions {
+  kubeConfig: KubeConfig;
+  clients: KubeClients;
+  /** Watch one namespace, or all when unset. */
+  namespace?: string;
+  tokens: SharedTokenCache;
+  events: EventSink;
+  clock: Clock;
+  logger: Logger;
+  endpointAllowlist: EndpointAllowlist;
+  workers?: number;
+  metrics?: ControllerMetrics;
+  slowRetryMs?: number;
+  observePullSecretWrite?: (operation: 'create' | 'update' | 'delete') => void;
+  /** ImageImports that use a registry; set once the ImageImport controller exists. */
+  registryUsers?: (namespace: string, name: string) => string[];
+}
+
+export interface RegistryController {
+  controller: Controller;
+  registries: Informer<EcrRegistry>;
+  start(): void;
+  stop(deadlineMs?: number): Promise<void>;
+  waitForSync(signal?: AbortSignal): Promise<void>;
+  hasSynced(): boolean;
+}
+
+/**
+ * Wires the EcrRegistry reconciler to its inputs: the registries, the pull secrets it manages
+ * (label-selected), and name-scoped watches on exactly the credentials Secrets and ServiceAccounts
+ * that registries reference — never a cache of every Secret in the cluster.
+ */
+export function createRegistryController(o: RegistryControllerOptions): RegistryController {
+  const { core, customObjects } = o.clients;
+  const ns = o.namespace;
+  const crd = { group: API_GROUP, version: API_VERSION, plural: ECR_REGISTRY.plural };
+  const registries = new Informer<EcrRegistry>({
+    name: 'ecrregistries',
+    kubeConfig: o.kubeConfig,
+    clock: o.clock,
+    logger: o.logger,
+    path: ns ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${ns}/${ECR_REGISTRY.plural}` : `/apis/${API_GROUP}/${API_VERSION}/${ECR_REGISTRY.plural}`,
+    // The apiserver has validated these against the CRD's structural schema.
+    list: async () => (ns ? customObjects.listNamespacedCustomObject({ ...crd, namespace: ns }) : customObjects.listClusterCustomObject(crd)) as Promise<ListResult<EcrRegistry>>,
+  });
+  const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+  const pullSecrets = new Informer<V1Secret>({
+    name: 'managed-secrets',
+    kubeConfig: o.kubeConfig,
+    clock: o.clock,
+    logger: o.logger,
+    labelSelector: managedSelector,
+    path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
+    list: (opts) => (ns ? core.listNamespacedSecret({ namespace: ns, ...opts }) : core.listSecretForAllNamespaces(opts)),
+  });
+
+  const controller = new Controller({
+    name: 'ecrregistry',
+    workers: o.workers ?? 4,
+    clock: o.clock,
+    logger: o.logger,
+    ...(o.metrics ? { metrics: o.metrics } : {}),
+    reconcile: (key) => reconcileRegistry({ reads, writes, tokens: o.tokens, events: o.events, clock: o.clock, logger: o.logger, endpointAllowlist: o.endpointAllowlist, ...(o.slowRetryMs ? { slowRetryMs: o.slowRetryMs } : {}) }, key),
+  });
+  const enqueueHolders = (holders: string[]) => {
+    for (const holder of holders) controller.enqueue(holder);
+  };
+  const credentialSecrets = new ReferenceWatches<V1Secret>({
+    name: 'credentials-secrets',
+    kubeConfig: o.kubeConfig,
+    clock: o.clock,
+    logger: o.logger,
+    pathFor: (namespace) => `/api/v1/namespaces/${namespace}/secrets`,
+    listFor: (namespace) => (opts) => core.listNamespacedSecret({ namespace, ...opts }),
+    onChange: enqueueHolders,
+  });
+  const serviceAccounts = new ReferenceWatches<V1ServiceAccount>({
+    name: 'serviceaccounts',
+    kubeConfig: o.kubeConfig,
+    clock: o.clock,
+    logger: o.logger,
+    pathFor: (namespace) => `/api/v1/namespaces/${namespace}/serviceaccounts`,
+    listFor: (namespace) => (opts) => core.listNamespacedServiceAccount({ namespace, ...opts }),
+    onChange: enqueueHolders,
+  });
+
+  const direct = kubeDirectReads(o.clients);
+  const writes = observeSecretWrites(kubeRegistryWrites(o.clients), o.observePullSecretWrite);
+  const reads: RegistryReads = {
+    registry: (namespace, name) => registries.get(namespace, name),
+    managedSecret: (namespace, name) => pullSecrets.get(namespace, name),
+    async secret(namespace, name) {
+      const watched = credentialSecrets.get(namespace, name);
+      return watched.synced ? watched.object : direct.secret(namespace, name);
+    },
+    async serviceAccount(namespace, name) {
+      const watched = serviceAccounts.get(namespace, name);
+      return watched.synced ? watched.object : direct.serviceAccount(namespace, name);
+    },
+    registryUsers: (namespace, name) => o.registryUsers?.(namespace, name) ?? [],
+  };
+
+  // Keep the reference watches in step with what each registry points at.
+  registries.on((event) => {
+    const registry = event.object;
+    const holder = formatKey(registry.metadata.namespace, registry.metadata.name!);
+    const namespace = registry.metadata.namespace!;
+    if (event.type === 'DELETED') {
+      credentialSecrets.setReferences(holder, []);
+      serviceAccounts.setReferences(holder, []);
+      return;
+    }
+    credentialSecrets.setReferences(holder, [{ namespace, name: registry.spec.credentials.secretRef.name }]);
+    const accounts = new Set([...(registry.spec.pullSecret?.serviceAccounts ?? []), ...(registry.status?.serviceAccounts ?? [])]);
+    serviceAccounts.setReferences(holder, [...accounts].map((name) => ({ namespace, name })));
+  });
+  enqueueFromInformer(registries, controller);
+  enqueueFromInformer(pullSecrets, controller, (event) => {
+    const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ECR_REGISTRY.kind);
+    return owner ? { namespace: event.object.metadata!.namespace!, name: owner.name } : undefined;
+  });
+
+  return {
+    controller,
+    registries,
+    start() {
+      registries.start();
+      pullSecrets.start();
+      controller.start();
+    },
+    async stop(deadlineMs = 10_000) {
+      registries.stop();
+      pullSecrets.stop();
+      credentialSecrets.stop();
+      serviceAccounts.stop();
+      await controller.stop({ deadlineMs });
+    },
+    async waitForSync(signal) {
+      await Promise.all([registries.waitForSync(signal), pullSecrets.waitForSync(signal)]);
+    },
+    hasSynced: () => registries.hasSynced() && pullSecrets.hasSynced(),
+  };
+}
+
+/** Reports each successful pull-secret write, for the writes metric. */
+function observeSecretWrites(writes: RegistryWrites, observe: RegistryControllerOptions['observePullSecretWrite']): RegistryWrites {
+  if (!observe) return writes;
+  return {
+    ...writes,
+    createSecret: async (secret) => {
+      const created = await writes.createSecret(secret);
+      observe('create');
+      return created;
+    },
+    replaceSecret: async (secret) => {
+      const replaced = await writes.replaceSecret(secret);
+      observe('update');
+      return replaced;
+    },
+    deleteSecret: async (namespace, name, uid) => {
+      await writes.deleteSecret(namespace, name, uid);
+      observe('delete');
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { type AwsCredentialSet, credentialFingerprint } from '../aws/credential-set.ts';
+import type { EcrAuthorization, EcrTokenSource } from '../aws/ecr-token.ts';
+
+interface Entry {
+  token?: EcrAuthorization;
+  inFlight?: Promise<EcrAuthorization>;
+  failure?: { error: unknown; until: number };
+}
+
+/**
+ * One GetAuthorizationToken call per credential set per refresh: registries that share keys, role
+ * and region share the token. Concurrent callers share one in-flight call, and a failure is shared
+ * for a short while so that N registries on one bad key make one call, not N.
+ */
+export class SharedTokenCache {
+  readonly #source: EcrTokenSource;
+  readonly #now: () => number;
+  readonly #failureTtlMs: number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(options: { source: EcrTokenSource; now?: () => number; failureTtlMs?: number }) {
+    this.#source = options.source;
+    this.#now = options.now ?? Date.now;
+    this.#failureTtlMs = options.failureTtlMs ?? 5_000;
+  }
+
+  /**
+   * A token for the set that `isFresh` accepts: the cached one if it is, otherwise a new one.
+   * `isFresh` is the caller's own refresh policy, so each registry keeps its own schedule.
+   */
+  async get(set: AwsCredentialSet, isFresh: (token: EcrAuthorization) => boolean): Promise<EcrAuthorization> {
+    this.#evictExpired();
+    const key = credentialFingerprint(set);
+    const entry = this.#entries.get(key) ?? {};
+    this.#entries.set(key, entry);
+    if (entry.token && isFresh(entry.token)) return entry.token;
+    if (entry.inFlight) return entry.inFlight;
+    if (entry.failure && entry.failure.until > this.#now()) throw entry.failure.error;
+    const call = this.#source.getAuthorizationToken(set);
+    entry.inFlight = call;
+    try {
+      const token = await call;
+      entry.token = token;
+      entry.failure = undefined;
+      return token;
+    } catch (error) {
+      entry.failure = { error, until: this.#now() + this.#failureTtlMs };
+      throw error;
+    } finally {
+      entry.inFlight = undefined;
+    }
+  }
+
+  /** How many credential sets hold a token or a call; for metrics and tests. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #evictExpired(): void {
+    const now = this.#now();
+    for (const [key, entry] of this.#entries) {
+      const tokenGone = !entry.token || entry.token.expiresAt.getTime() <= now;
+      const failureGone = !entry.failure || entry.failure.until <= now;
+      if (tokenGone && failureGone && !entry.inFlight) this.#entries.delete(key);
+    }
+  }
+}

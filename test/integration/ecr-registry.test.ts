@@ -1,0 +1,336 @@
+import type { EventsV1Event, V1Secret } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import type { EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
+import { type AccessKey, EcrEmulator } from '../support/ecr-emulator/index.ts';
+import { createTestNamespace, deleteTestNamespace } from '../support/env.ts';
+import { eventually } from '../support/eventually.ts';
+import {
+  adminClients,
+  createCredentialsSecret,
+  createRegistry,
+  deleteRegistry,
+  getRegistry,
+  listEvents,
+  pullSecretPassword,
+  readSecret,
+  readyCondition,
+  replaceCredentialsSecret,
+} from '../support/fixtures.ts';
+import { startTestOperator, type TestOperator } from '../support/operator.ts';
+
+const ACCOUNT = '111122223333';
+const REGION = 'us-east-1';
+const HOST = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
+const CREDENTIALS = 'aws-keys';
+
+describe('EcrRegistry controller', function () {
+  this.timeout(90_000);
+  let emulator: EcrEmulator;
+  let operator: TestOperator;
+  let namespace: string;
+  // Every key and token a test handles, for the canary check at the end.
+  const secretsSeen = new Set<string>();
+  // Every Event each test's namespace received, gathered before the namespace goes.
+  const eventsSeen: EventsV1Event[] = [];
+
+  before(async () => {
+    emulator = await EcrEmulator.start();
+    operator = await startTestOperator({ allowedEndpoints: [emulator.url] });
+  });
+  after(async () => {
+    await operator?.stop();
+    await emulator?.stop();
+  });
+  beforeEach(async function () {
+    namespace = await createTestNamespace(this.currentTest?.title.slice(0, 30) ?? 'ecrregistry');
+    emulator.tokenLifetimeSeconds = 12 * 60 * 60;
+    emulator.clearFaults();
+  });
+  afterEach(async () => {
+    emulator.clearFaults();
+    await operator.operator.events.flush();
+    eventsSeen.push(...(await listEvents(namespace)));
+    await deleteTestNamespace(namespace);
+  });
+
+  function newKey(): AccessKey {
+    const key = emulator.addAccessKey({ accountId: ACCOUNT, region: REGION });
+    secretsSeen.add(key.accessKeyId);
+    secretsSeen.add(key.secretAccessKey);
+    return key;
+  }
+
+  function keyData(key: AccessKey): Record<string, string> {
+    return { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey };
+  }
+
+  function spec(extra: Partial<EcrRegistrySpec> = {}): EcrRegistrySpec {
+    return { registry: HOST, endpoint: emulator.url, credentials: { secretRef: { name: CREDENTIALS } }, ...extra };
+  }
+
+  async function registryWithKey(name: string, extra: Partial<EcrRegistrySpec> = {}): Promise<AccessKey> {
+    const key = newKey();
+    await createCredentialsSecret(namespace, CREDENTIALS, keyData(key));
+    await createRegistry(namespace, name, spec(extra));
+    return key;
+  }
+
+  async function waitForReason(name: string, status: 'True' | 'False', reason: string) {
+    return eventually(
+      async () => {
+        const registry = await getRegistry(namespace, name);
+        const ready = readyCondition(registry);
+        expect(ready, 'Ready condition').to.include({ status, reason });
+        expect(ready?.observedGeneration).to.equal(registry.metadata.generation);
+        return registry;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+  }
+
+  async function waitForSecret(name: string): Promise<V1Secret> {
+    return eventually(
+      async () => {
+        const secret = await readSecret(namespace, name);
+        expect(secret, `pull secret ${name}`).to.not.equal(undefined);
+        return secret!;
+      },
+      { timeoutMs: 30_000 },
+    );
+  }
+
+  async function registryAccepts(password: string): Promise<number> {
+    const auth = Buffer.from(`AWS:${password}`).toString('base64');
+    const response = await fetch(`${emulator.registryUrl(ACCOUNT, REGION)}/v2/`, { headers: { authorization: `Basic ${auth}` } });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  async function expectWarning(reason: string) {
+    await operator.operator.events.flush();
+    await eventually(async () => {
+      const events = await listEvents(namespace);
+      expect(events.map((e) => `${e.type}/${e.reason}`)).to.include(`Warning/${reason}`);
+    });
+  }
+
+  it('writes a dockerconfigjson pull secret whose token the registry accepts', async () => {
+    await registryWithKey('prod');
+    const registry = await waitForReason('prod', 'True', 'PullSecretReady');
+    const secret = await waitForSecret('prod');
+
+    expect(secret.type).to.equal('kubernetes.io/dockerconfigjson');
+    expect(secret.metadata?.labels).to.include({ 'app.kubernetes.io/managed-by': 'ecr-pullsecrets-operator' });
+    expect(secret.metadata?.ownerReferences?.[0]).to.include({ kind: 'EcrRegistry', name: 'prod', uid: registry.metadata.uid, controller: true });
+    const config = JSON.parse(Buffer.from(secret.data!['.dockerconfigjson']!, 'base64').toString('utf8'));
+    const entry = config.auths[HOST];
+    expect(entry.username).to.equal('AWS');
+    expect(Buffer.from(entry.auth, 'base64').toString('utf8')).to.equal(`AWS:${entry.password}`);
+    secretsSeen.add(entry.password);
+    expect(await registryAccepts(entry.password)).to.equal(200);
+    expect(await registryAccepts('not-a-token')).to.equal(401);
+
+    expect(registry.status?.pullSecretName).to.equal('prod');
+    const expiresAt = Date.parse(registry.status!.expiresAt!);
+    const next = Date.parse(registry.status!.nextRefreshTime!);
+    const issued = Date.parse(registry.status!.lastRefreshTime!);
+    expect(expiresAt - issued).to.be.closeTo(12 * 3_600_000, 60_000);
+    // Half the real lifetime, give or take the 5 % jitter.
+    expect((next - issued) / (expiresAt - issued)).to.be.within(0.45, 0.55);
+  });
+
+  it('lists every additional registry host in the same docker config', async () => {
+    const other = `444455556666.dkr.ecr.${REGION}.amazonaws.com`;
+    await registryWithKey('multi', { additionalRegistries: [other] });
+    await waitForReason('multi', 'True', 'PullSecretReady');
+    const secret = await waitForSecret('multi');
+    expect(pullSecretPassword(secret, HOST)).to.equal(pullSecretPassword(secret, other));
+  });
+
+  it('rotates 5-second tokens before they expire, at least three times', async () => {
+    emulator.tokenLifetimeSeconds = 5;
+    await registryWithKey('fast');
+    await waitForSecret('fast');
+    const passwords: string[] = [];
+    let minRemainingMs = Number.POSITIVE_INFINITY;
+    const expiredSamples: string[] = [];
+    await eventually(
+      async () => {
+        const secret = await readSecret(namespace, 'fast');
+        const password = pullSecretPassword(secret!, HOST);
+        const info = emulator.tokenInfo(password);
+        // Sampled throughout: the secret never holds an expired token.
+        expect(info, 'token known to the emulator').to.not.equal(undefined);
+        if (info!.expired) expiredSamples.push(info!.expiresAt.toISOString());
+        minRemainingMs = Math.min(minRemainingMs, info!.expiresAt.getTime() - Date.now());
+        if (passwords.at(-1) !== password) passwords.push(password);
+        expect(passwords.length, 'distinct tokens seen').to.be.at.least(4);
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(expiredSamples, 'samples that held an expired token').to.deep.equal([]);
+    for (const p of passwords) secretsSeen.add(p);
+    process.stderr.write(`      rotations seen: ${passwords.length - 1}; least remaining lifetime at a sample: ${minRemainingMs} ms of 5000\n`);
+  });
+
+  describe('keeps the last good pull secret and reports why', () => {
+    async function healthySecret(name: string, tokenSeconds = 43_200) {
+      emulator.tokenLifetimeSeconds = tokenSeconds;
+      const key = await registryWithKey(name);
+      await waitForReason(name, 'True', 'PullSecretReady');
+      return { key, secret: await waitForSecret(name) };
+    }
+
+    it('with a wrong secret key', async () => {
+      const { key, secret } = await healthySecret('wrongkey');
+      const wrong = 'canary-WRONG-secret-key-0123456789abcdef';
+      secretsSeen.add(wrong);
+      await replaceCredentialsSecret(namespace, CREDENTIALS, { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: wrong });
+      const registry = await waitForReason('wrongkey', 'False', 'CredentialsRejected');
+      expect(readyCondition(registry)?.message).to.match(/InvalidSignatureException/);
+      expect((await readSecret(namespace, 'wrongkey'))?.data).to.deep.equal(secret.data);
+      await expectWarning('CredentialsRejected');
+    });
+
+    it('when the credentials Secret is missing', async () => {
+      const { secret } = await healthySecret('nosecret');
+      await adminClients().core.deleteNamespacedSecret({ namespace, name: CREDENTIALS });
+      await waitForReason('nosecret', 'False', 'CredentialsSecretNotFound');
+      expect((await readSecret(namespace, 'nosecret'))?.data).to.deep.equal(secret.data);
+      await expectWarning('CredentialsSecretNotFound');
+    });
+
+    it('when a key is missing from the Secret', async () => {
+      const { key, secret } = await healthySecret('nokey');
+      await replaceCredentialsSecret(namespace, CREDENTIALS, { AWS_ACCESS_KEY_ID: key.accessKeyId });
+      const registry = await waitForReason('nokey', 'False', 'CredentialsKeyMissing');
+      expect(readyCondition(registry)?.message).to.include('AWS_SECRET_ACCESS_KEY');
+      expect((await readSecret(namespace, 'nokey'))?.data).to.deep.equal(secret.data);
+      await expectWarning('CredentialsKeyMissing');
+    });
+
+    for (const [fault, reason] of [
+      ['throttle', 'Throttled'],
+      ['serverError', 'EcrUnreachable'],
+    ] as const) {
+      it(`when ECR answers ${fault}, then recovers by itself`, async () => {
+        const { key, secret } = await healthySecret(`fault-${fault.toLowerCase()}`, 6);
+        const name = `fault-${fault.toLowerCase()}`;
+        emulator.injectFault({ kind: fault, action: 'GetAuthorizationToken', accessKeyId: key.accessKeyId });
+        await waitForReason(name, 'False', reason);
+        expect((await readSecret(namespace, name))?.data).to.deep.equal(secret.data);
+        await expectWarning(reason);
+        emulator.clearFaults();
+        await waitForReason(name, 'True', 'PullSecretReady');
+        const refreshed = await readSecret(namespace, name);
+        expect(pullSecretPassword(refreshed!, HOST)).to.not.equal(pullSecretPassword(secret, HOST));
+      });
+    }
+  });
+
+  it('mints a token with the new key when the AWS keys in the Secret are rotated', async () => {
+    const oldKey = await registryWithKey('rotate');
+    await waitForReason('rotate', 'True', 'PullSecretReady');
+    const before = pullSecretPassword(await waitForSecret('rotate'), HOST);
+    expect(emulator.tokenInfo(before)?.accessKeyId).to.equal(oldKey.accessKeyId);
+
+    const newKey_ = newKey();
+    await replaceCredentialsSecret(namespace, CREDENTIALS, keyData(newKey_));
+    await eventually(async () => {
+      const password = pullSecretPassword((await readSecret(namespace, 'rotate'))!, HOST);
+      expect(password).to.not.equal(before);
+      expect(emulator.tokenInfo(password)?.accessKeyId).to.equal(newKey_.accessKeyId);
+    });
+  });
+
+  it('leaves a Secret it does not own byte-for-byte unchanged and reports a conflict', async () => {
+    const { core } = adminClients();
+    const foreign = await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'taken' }, stringData: { note: 'not yours' } } });
+    await registryWithKey('conflicted', { pullSecret: { name: 'taken' } });
+    const registry = await waitForReason('conflicted', 'False', 'PullSecretConflict');
+    expect(readyCondition(registry)?.message).to.include('taken');
+    const after = await core.readNamespacedSecret({ namespace, name: 'taken' });
+    expect(after.metadata?.resourceVersion).to.equal(foreign.metadata?.resourceVersion);
+    expect(after.data).to.deep.equal(foreign.data);
+    expect(after.type).to.equal('Opaque');
+    await expectWarning('PullSecretConflict');
+  });
+
+  it('appends to ServiceAccounts, repairs a removed entry, and removes it on deletion', async () => {
+    const { core } = adminClients();
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'builder' }, imagePullSecrets: [{ name: 'existing' }] } });
+    await registryWithKey('bound', { pullSecret: { serviceAccounts: ['builder'] } });
+    const names = async () => ((await core.readNamespacedServiceAccount({ namespace, name: 'builder' })).imagePullSecrets ?? []).map((r) => r.name);
+
+    await eventually(async () => expect(await names()).to.deep.equal(['existing', 'bound']));
+    const registry = await waitForReason('bound', 'True', 'PullSecretReady');
+    expect(registry.status?.serviceAccounts).to.deep.equal(['builder']);
+
+    // Someone drops our entry: it comes back, and theirs stays.
+    await core.patchNamespacedServiceAccount(
+      { namespace, name: 'builder', body: [{ op: 'replace', path: '/imagePullSecrets', value: [{ name: 'existing' }] }] },
+      (await import('../../src/kube/clients.ts')).jsonPatch(),
+    );
+    await eventually(async () => expect(await names()).to.deep.equal(['existing', 'bound']));
+
+    await deleteRegistry(namespace, 'bound');
+    await eventually(async () => expect(await names()).to.deep.equal(['existing']));
+    await eventually(async () => {
+      expect(await readSecret(namespace, 'bound')).to.equal(undefined);
+      const gone = await getRegistry(namespace, 'bound').catch((e: { code?: number }) => e.code);
+      expect(gone).to.equal(404);
+    });
+  });
+
+  it('makes one GetAuthorizationToken call per refresh for registries that share credentials', async () => {
+    emulator.tokenLifetimeSeconds = 8;
+    const key = newKey();
+    await createCredentialsSecret(namespace, CREDENTIALS, keyData(key));
+    emulator.resetCounters();
+    await createRegistry(namespace, 'shared-a', spec());
+    await createRegistry(namespace, 'shared-b', spec());
+    await waitForReason('shared-a', 'True', 'PullSecretReady');
+    await waitForReason('shared-b', 'True', 'PullSecretReady');
+    const calls = () => emulator.callCount({ action: 'GetAuthorizationToken', accessKeyId: key.accessKeyId });
+    expect(calls()).to.equal(1);
+    const first = pullSecretPassword((await readSecret(namespace, 'shared-a'))!, HOST);
+    expect(pullSecretPassword((await readSecret(namespace, 'shared-b'))!, HOST)).to.equal(first);
+
+    // One refresh later both hold the same new token, fetched once.
+    await eventually(
+      async () => {
+        const a = pullSecretPassword((await readSecret(namespace, 'shared-a'))!, HOST);
+        const b = pullSecretPassword((await readSecret(namespace, 'shared-b'))!, HOST);
+        expect(a).to.not.equal(first);
+        expect(b).to.equal(a);
+      },
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    expect(calls()).to.equal(2);
+  });
+
+  it('refuses an endpoint outside the allowlist without calling it', async () => {
+    const key = newKey();
+    await createCredentialsSecret(namespace, CREDENTIALS, keyData(key));
+    await createRegistry(namespace, 'elsewhere', spec({ endpoint: 'https://ecr.attacker.example' }));
+    const registry = await waitForReason('elsewhere', 'False', 'EndpointNotAllowed');
+    expect(readyCondition(registry)?.message).to.include('https://ecr.attacker.example');
+    expect(emulator.callCount({ accessKeyId: key.accessKeyId })).to.equal(0);
+    expect(await readSecret(namespace, 'elsewhere')).to.equal(undefined);
+  });
+
+  // A suite of its own so that it runs after every other test and suite here (mocha runs a suite's
+  // own tests before its child suites): every key and token they handled is a canary.
+  describe('canary', () => it('never writes keys or tokens to its logs or Events', async () => {
+    await operator.operator.events.flush();
+    const logs = operator.logs();
+    expect(logs.length).to.be.greaterThan(1000);
+    const notes = eventsSeen.map((e) => JSON.stringify(e)).join('\n');
+    expect(eventsSeen.map((e) => e.reason)).to.include.members(['CredentialsRejected', 'Throttled', 'Refreshed']);
+    expect(secretsSeen.size).to.be.greaterThan(10);
+    for (const secret of secretsSeen) {
+      expect(logs.includes(secret), `a key or token in the operator's logs`).to.equal(false);
+      expect(notes.includes(secret), `a key or token in an Event`).to.equal(false);
+    }
+  }));
+});

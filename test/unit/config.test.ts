@@ -1,0 +1,184 @@
+import { expect } from 'chai';
+import { type Config, ConfigError, type ConfigSources, parseConfig, parseDuration, SERVICE_ACCOUNT_NAMESPACE_FILE } from '../../src/config.ts';
+
+function parse(argv: string[] = [], env: Record<string, string> = {}, files: Record<string, string> = {}): Config {
+  const sources: ConfigSources = { argv, env, readFile: (path) => files[path], hostname: () => 'host-1' };
+  const result = parseConfig(sources);
+  if (!('config' in result)) throw new Error('expected a config, got help');
+  return result.config;
+}
+
+function parseError(argv: string[], env: Record<string, string> = {}): string {
+  try {
+    parse(argv, env);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message, 'one line').to.not.include('\n');
+    return message;
+  }
+  throw new Error(`expected ${argv.join(' ')} to be refused`);
+}
+
+describe('parseConfig', () => {
+  it('uses the documented defaults when nothing is set', () => {
+    const config = parse();
+    expect(config).to.deep.equal({
+      workers: 4,
+      leaderElection: {
+        enabled: true,
+        namespace: 'default',
+        name: 'ecr-pullsecrets-operator',
+        leaseDurationMs: 15_000,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 2_000,
+      },
+      metricsBindAddress: { port: 8080 },
+      healthProbeBindAddress: { port: 8081 },
+      logLevel: 'info',
+      logFormat: 'json',
+      allowedEndpoints: [],
+      shutdownTimeoutMs: 25_000,
+      instance: 'host-1',
+    });
+    expect(config.namespace, 'all namespaces').to.equal(undefined);
+  });
+
+  it('reads every flag, in --name=value and --name value form', () => {
+    const config = parse([
+      '--namespace=team-a',
+      '--workers',
+      '8',
+      '--leader-elect=false',
+      '--leader-election-namespace',
+      'ops',
+      '--leader-election-id=my-lock',
+      '--lease-duration=30s',
+      '--renew-deadline',
+      '20s',
+      '--retry-period=500ms',
+      '--metrics-bind-address=127.0.0.1:9090',
+      '--health-probe-bind-address',
+      '[::1]:9091',
+      '--log-level=debug',
+      '--log-format',
+      'text',
+      '--allowed-endpoints=http://127.0.0.1:4566,/https://ecr\\.example\\.com/',
+      '--sts-endpoint=http://127.0.0.1:4566',
+      '--shutdown-timeout=1m',
+      '--kubeconfig=/tmp/kubeconfig',
+    ]);
+    expect(config).to.deep.equal({
+      namespace: 'team-a',
+      workers: 8,
+      leaderElection: { enabled: false, namespace: 'ops', name: 'my-lock', leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 500 },
+      metricsBindAddress: { host: '127.0.0.1', port: 9090 },
+      healthProbeBindAddress: { host: '::1', port: 9091 },
+      logLevel: 'debug',
+      logFormat: 'text',
+      allowedEndpoints: ['http://127.0.0.1:4566', '/https://ecr\\.example\\.com/'],
+      stsEndpoint: 'http://127.0.0.1:4566',
+      shutdownTimeoutMs: 60_000,
+      kubeconfigPath: '/tmp/kubeconfig',
+      instance: 'host-1',
+    });
+  });
+
+  it('takes the watched namespace and allowed endpoints from the environment', () => {
+    const config = parse([], { WATCH_NAMESPACE: 'team-b', ALLOWED_ECR_ENDPOINTS: ' http://localhost:4566 , ' });
+    expect(config.namespace).to.equal('team-b');
+    expect(config.allowedEndpoints).to.deep.equal(['http://localhost:4566']);
+  });
+
+  it('prefers a flag over the environment variable for the same setting', () => {
+    const config = parse(['--namespace', 'from-flag', '--allowed-endpoints='], { WATCH_NAMESPACE: 'from-env', ALLOWED_ECR_ENDPOINTS: 'http://env:1' });
+    expect(config.namespace).to.equal('from-flag');
+    expect(config.allowedEndpoints).to.deep.equal([]);
+  });
+
+  it('watches all namespaces when --namespace is empty', () => {
+    expect(parse(['--namespace='], { WATCH_NAMESPACE: 'team-b' }).namespace).to.equal(undefined);
+  });
+
+  it("finds the Lease namespace from POD_NAMESPACE, then the service account's file, then default", () => {
+    const file = { [SERVICE_ACCOUNT_NAMESPACE_FILE]: 'from-file\n' };
+    expect(parse([], { POD_NAMESPACE: 'from-env' }, file).leaderElection.namespace).to.equal('from-env');
+    expect(parse([], {}, file).leaderElection.namespace).to.equal('from-file');
+    expect(parse([], {}, {}).leaderElection.namespace).to.equal('default');
+    expect(parse(['--leader-election-namespace=flag'], { POD_NAMESPACE: 'from-env' }).leaderElection.namespace).to.equal('flag');
+  });
+
+  it('names the replica after POD_NAME when set, else the host name', () => {
+    expect(parse([], { POD_NAME: 'operator-7d9f-abcde' }).instance).to.equal('operator-7d9f-abcde');
+    expect(parse().instance).to.equal('host-1');
+  });
+
+  it('accepts a bare boolean flag, or true/false as the next argument', () => {
+    expect(parse(['--leader-elect']).leaderElection.enabled).to.equal(true);
+    expect(parse(['--leader-elect', 'false']).leaderElection.enabled).to.equal(false);
+    expect(parse(['--leader-elect', '--workers=2']).leaderElection.enabled).to.equal(true);
+  });
+
+  it('disables the metrics server with --metrics-bind-address=0', () => {
+    expect(parse(['--metrics-bind-address=0']).metricsBindAddress).to.equal(undefined);
+  });
+
+  it('accepts port 0 so tests can bind a free port', () => {
+    expect(parse(['--health-probe-bind-address=127.0.0.1:0']).healthProbeBindAddress).to.deep.equal({ host: '127.0.0.1', port: 0 });
+  });
+
+  it('returns the usage text for --help, whatever else is given', () => {
+    const result = parseConfig({ argv: ['--workers=nope', '--help'], env: {} });
+    expect(result).to.have.property('help').that.includes('--leader-election-id');
+  });
+
+  describe('refuses bad values with a one-line message naming the setting', () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--workers=0'], /invalid --workers "0": must be a whole number from 1 to 1000/],
+      [['--workers=2.5'], /invalid --workers "2.5"/],
+      [['--workers'], /flag --workers needs a value/],
+      [['--lease-duration=15'], /invalid --lease-duration "15": must be a duration such as 15s/],
+      [['--lease-duration=1500ms', '--renew-deadline=1s', '--retry-period=200ms'], /invalid --lease-duration "1500ms": must be whole seconds/],
+      [['--renew-deadline=20s'], /--lease-duration must be longer than --renew-deadline/],
+      [['--retry-period=10s'], /--renew-deadline must be longer than --retry-period/],
+      [['--shutdown-timeout=0s'], /invalid --shutdown-timeout "0s": must be longer than zero/],
+      [['--metrics-bind-address=8080'], /invalid --metrics-bind-address "8080": must be host:port/],
+      [['--health-probe-bind-address=:70000'], /invalid --health-probe-bind-address ":70000": port must be at most 65535/],
+      [['--log-level=loud'], /invalid --log-level "loud": must be one of error, warn, info/],
+      [['--log-format=xml'], /invalid --log-format "xml": must be json or text/],
+      [['--leader-elect=yes'], /invalid --leader-elect "yes": must be true or false/],
+      [['--namespace=Team_A'], /invalid --namespace "Team_A": must be a Kubernetes namespace name/],
+      [['--leader-election-id=Bad Name'], /invalid --leader-election-id "Bad Name"/],
+      [['--allowed-endpoints=ftp://x'], /invalid --allowed-endpoints: endpoint allowlist entry "ftp:\/\/x" is not a URL origin/],
+      [['--sts-endpoint=not a url'], /invalid --sts-endpoint "not a url": must be an http\(s\) URL/],
+      [['--no-such-flag'], /unknown flag --no-such-flag \(see --help\)/],
+      [['positional'], /unexpected argument "positional"/],
+      [['--workers=2', '--workers=3'], /flag --workers given twice/],
+    ];
+    for (const [argv, expected] of cases) {
+      it(argv.join(' '), () => {
+        expect(parseError(argv)).to.match(expected);
+      });
+    }
+
+    it('names the environment variable value too', () => {
+      expect(parseError([], { WATCH_NAMESPACE: 'NOPE' })).to.match(/invalid --namespace "NOPE"/);
+    });
+  });
+});
+
+describe('parseDuration', () => {
+  it('reads Go-style durations', () => {
+    expect(parseDuration('15s')).to.equal(15_000);
+    expect(parseDuration('500ms')).to.equal(500);
+    expect(parseDuration('1m30s')).to.equal(90_000);
+    expect(parseDuration('1.5s')).to.equal(1500);
+    expect(parseDuration('2h')).to.equal(7_200_000);
+  });
+
+  it('refuses numbers without a unit and unknown units', () => {
+    expect(parseDuration('15')).to.equal(undefined);
+    expect(parseDuration('15d')).to.equal(undefined);
+    expect(parseDuration('')).to.equal(undefined);
+  });
+});
