@@ -107,7 +107,8 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     hasSynced: () => registries.hasSynced() && imageImports.hasSynced(),
     async stop(deadlineMs = 10_000) {
       await Promise.all([registries.stop(deadlineMs), imageImports.stop(deadlineMs)]);
-      await events.flush();
+      // close() also writes Event series counts still held back by throttling, and arms no more timers.
+      await events.close();
     },
   };
 }

@@ -134,7 +134,11 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
     },
     start() {
       imageImports.start();
-      controller.start();
+      // Workers wait for both caches: an import reconciled before the registries are listed would report RegistryNotFound.
+      Promise.all([imageImports.waitForSync(), o.registries.waitForSync()]).then(
+        () => controller.start(),
+        (error: unknown) => o.logger.debug('imageimport controller stopped before its caches synced', { error: String(error) }),
+      );
     },
     async stop(deadlineMs = 10_000) {
       imageImports.stop();

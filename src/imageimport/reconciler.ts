@@ -133,7 +133,11 @@ interface PublishContext {
   nextImportMs?: number | undefined;
 }
 
-/** Writes the status if it changed, then records Events: moved tags, and Ready turning False or back to True. */
+/**
+ * Writes the status if it changed, then records Events: moved tags, and Ready turning False or back to True.
+ * lastImportTime and nextImportTime move on every import cycle, so a cycle costs one status write (at
+ * most one per interval, like Flux's lastScanResult); a reconcile that does not import writes nothing.
+ */
 async function publish(deps: ImageImportReconcilerDeps, imageImport: ImageImport, outcome: CycleOutcome, ctx: PublishContext, log: Logger): Promise<void> {
   const previous = imageImport.status;
   const { status, moves } = nextImportStatus(

@@ -79,6 +79,8 @@ export class EventRecorder {
   private active = 0;
   private idleWaiters: Array<() => void> = [];
   private lastPruneMs = 0;
+  /** After close(), repeats are written at once rather than held behind a timer that would outlive the process's work. */
+  private closed = false;
   private nameSequence = 0;
 
   constructor(options: EventRecorderOptions) {
@@ -112,6 +114,7 @@ export class EventRecorder {
 
   /** Writes every series count not yet written, cancels throttle timers, and waits; for shutdown. */
   async close(): Promise<void> {
+    this.closed = true;
     for (const series of this.series.values()) {
       if (series.timer !== undefined) this.clock.clearTimeout(series.timer);
       series.timer = undefined;
@@ -193,7 +196,7 @@ export class EventRecorder {
     if (!series.created || series.writing || series.timer !== undefined) return;
     if (series.count <= series.writtenCount) return;
     const waitMs = series.lastWriteMs + this.seriesUpdateIntervalMs - this.clock.now();
-    if (waitMs <= 0) {
+    if (waitMs <= 0 || this.closed) {
       this.writeSeries(series);
       return;
     }

@@ -50,6 +50,14 @@ describe('EcrRegistry controller', function () {
     emulator.clearFaults();
     await operator.operator.events.flush();
     eventsSeen.push(...(await listEvents(namespace)));
+    // A bare apiserver never empties a deleted namespace: delete the registries so their short-lived
+    // tokens stop rotating under later tests.
+    const { custom } = adminClients();
+    const path = { group: 'ecr.pullsecrets.io', version: 'v1alpha1', plural: 'ecrregistries', namespace };
+    await custom.deleteCollectionNamespacedCustomObject(path);
+    await eventually(async () => expect(((await custom.listNamespacedCustomObject(path)) as { items: unknown[] }).items).to.have.length(0), {
+      timeoutMs: 20_000,
+    });
     await deleteTestNamespace(namespace);
   });
 
