@@ -84,3 +84,17 @@ function findNetworkCode(e: ErrorLike, depth = 0): string | undefined {
   if (typeof e.cause === 'object' && e.cause !== null) return findNetworkCode(e.cause as ErrorLike, depth + 1);
   return undefined;
 }
+
+/** The condition reason both controllers report for a failure of each kind. */
+export function conditionReasonFor(kind: AwsFailureKind): 'CredentialsRejected' | 'AccessDenied' | 'Throttled' | 'EcrUnreachable' | 'EcrError' {
+  switch (kind) {
+    case 'CredentialsRejected':
+    case 'AccessDenied':
+    case 'Throttled':
+      return kind;
+    case 'Unavailable':
+      return 'EcrUnreachable';
+    default:
+      return 'EcrError';
+  }
+}

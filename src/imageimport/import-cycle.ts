@@ -1,4 +1,4 @@
-import { classifyAwsError } from '../aws/errors.ts';
+import { classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
 import type { EcrImageReader, ImageDetails, TagFailure, TagManifest } from './ecr-images.ts';
 import { parseImageConfig } from './image-config.ts';
 import { defaultPlatformManifest, IMAGE_MANIFEST_ACCEPT, type Manifest, parseManifest, platformsOf } from './manifest.ts';
@@ -138,14 +138,6 @@ function tagFailure(tag: string, failure: TagFailure | undefined): { reason: str
 
 function ecrFailure(action: string, error: unknown, secrets: readonly string[]): { kind: 'failed'; reason: string; message: string; retryable: boolean } {
   const failure = classifyAwsError(error, secrets);
-  const reason = {
-    CredentialsRejected: ImportReason.CredentialsRejected,
-    AccessDenied: ImportReason.AccessDenied,
-    Throttled: ImportReason.Throttled,
-    Unavailable: ImportReason.EcrUnreachable,
-    NotFound: failure.code === 'RepositoryNotFoundException' ? ImportReason.RepositoryNotFound : ImportReason.EcrError,
-    InvalidRequest: ImportReason.EcrError,
-    Unknown: ImportReason.EcrError,
-  }[failure.kind];
+  const reason = failure.code === 'RepositoryNotFoundException' ? ImportReason.RepositoryNotFound : conditionReasonFor(failure.kind);
   return { kind: 'failed', reason, message: `${action} failed: ${failure.code}: ${failure.message}`, retryable: failure.retryable };
 }

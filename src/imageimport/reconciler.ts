@@ -18,7 +18,7 @@ import { ImportConditionType, ImportReason } from './reasons.ts';
 import { type RegistryAccess, registryAccess } from './registry-access.ts';
 import type { RegistryV2ReaderFactory } from './registry-v2-client.ts';
 import { importDue, importIntervalMs, importRecordFromStatus, withJitter } from './schedule.ts';
-import { statusPatch } from './status-patch.ts';
+import { statusPatch } from '../runtime/status-patch.ts';
 import type { ImageImportReads, ImageImportWrites } from './store.ts';
 
 export interface ImportEventSink {

@@ -142,7 +142,11 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     start() {
       registries.start();
       pullSecrets.start();
-      controller.start();
+      // Reconciling before the pull-secret cache is listed would take every secret for missing and re-mint it.
+      Promise.all([registries.waitForSync(), pullSecrets.waitForSync()]).then(
+        () => controller.start(),
+        () => {},
+      );
     },
     async stop(deadlineMs = 10_000) {
       registries.stop();

@@ -38,7 +38,8 @@ export function readHeldToken(secret: V1Secret): HeldToken | undefined {
   if (!encoded || Number.isNaN(issuedAt.getTime()) || Number.isNaN(expiresAt.getTime())) return undefined;
   const auths = parseDockerConfigJson(Buffer.from(encoded, 'base64').toString('utf8'));
   const first = auths && Object.values(auths)[0];
-  if (!auths || !first) return undefined;
+  // An edited or emptied password is not a token we hold: refresh rather than trust it.
+  if (!auths || !first?.username || !first.password) return undefined;
   return {
     username: first.username,
     password: first.password,

@@ -5,13 +5,14 @@ import type { Condition } from '../api/meta.ts';
 import { type AwsCredentialSet, credentialFingerprint, secretValues } from '../aws/credential-set.ts';
 import type { EcrAuthorization } from '../aws/ecr-token.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
-import { classifyAwsError } from '../aws/errors.ts';
+import { classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
 import { defaultApiEndpoint, parseRegistryHost } from '../aws/registry-host.ts';
 import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { redact } from '../observability/redact.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { setCondition } from '../runtime/conditions.ts';
+import { statusPatch } from '../runtime/status-patch.ts';
 import type { ObjectKey, ReconcileResult } from '../runtime/controller.ts';
 import { credentialsFromSecret } from './credentials.ts';
 import { desiredPullSecret, isOwnedBy, mergePullSecret, pullSecretMatches, pullSecretName, readHeldToken } from './pull-secret.ts';
@@ -62,9 +63,25 @@ export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: Objec
 
   const status: EcrRegistryStatus = { ...registry.status, observedGeneration: registry.metadata.generation ?? 0 };
   const outcome = await syncPullSecret(deps, registry, status, log);
-  if (outcome.secretInPlace) await syncServiceAccounts(deps, registry, status, log);
+  let serviceAccountError: unknown;
+  if (outcome.secretInPlace) {
+    try {
+      await syncServiceAccounts(deps, registry, status, log);
+    } catch (error) {
+      // Record the refreshed token in status before retrying the ServiceAccounts.
+      serviceAccountError = error;
+      const message = `updating ServiceAccounts: ${describeApiError(error)}`;
+      status.conditions = setCondition(status.conditions, { type: ConditionType.ServiceAccountsReady, status: 'False', reason: RegistryReason.KubernetesApiError, message }, registry.metadata.generation, new Date(deps.clock.now()));
+    }
+  }
   status.inUseBy = undefined;
   await writeStatus(deps, registry, status);
+  const previousSecret = registry.status?.pullSecretName;
+  // spec.pullSecret.name changed: the old Secret would hold a token nobody refreshes.
+  if (outcome.secretInPlace && !serviceAccountError && previousSecret && previousSecret !== pullSecretName(registry)) {
+    await deleteOwnedSecret(deps, registry, previousSecret);
+  }
+  if (serviceAccountError) throw new RetryableRegistryError('updating ServiceAccounts failed', { cause: serviceAccountError });
 
   if (outcome.failure) {
     deps.events.event(registry, 'Warning', outcome.failure.reason, 'RefreshPullSecret', outcome.failure.message);
@@ -145,11 +162,14 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
     if (!current) {
       current = await createOrAdopt(deps, registry, desired);
       if (!current) return conflict(undefined);
-      if (current !== desired && !pullSecretMatches(current, desired)) current = await deps.writes.replaceSecret(mergePullSecret(current, desired));
+      // Adopted after a 409 on create: bring our own existing Secret up to date.
+      if (!pullSecretMatches(current, desired)) current = await deps.writes.replaceSecret(mergePullSecret(current, desired));
     } else if (!pullSecretMatches(current, desired)) {
       current = await deps.writes.replaceSecret(mergePullSecret(current, desired));
     }
   } catch (error) {
+    // A 409 means our cache lagged our own last write: retry with fresh state, no alarm.
+    if (isConflict(error)) throw new RetryableRegistryError(`pull secret ${secretName} changed since it was read; retrying`);
     return fail(RegistryReason.KubernetesApiError, `writing pull secret ${secretName}: ${describeApiError(error)}`, true, heldUsable);
   }
   if (token !== held) {
@@ -173,16 +193,7 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
 
   function awsFailure(error: unknown, set: AwsCredentialSet): SyncOutcome {
     const failure = classifyAwsError(error, secretValues(set));
-    const reason = {
-      CredentialsRejected: RegistryReason.CredentialsRejected,
-      AccessDenied: RegistryReason.AccessDenied,
-      Throttled: RegistryReason.Throttled,
-      Unavailable: RegistryReason.EcrUnreachable,
-      NotFound: RegistryReason.EcrError,
-      InvalidRequest: RegistryReason.EcrError,
-      Unknown: RegistryReason.EcrError,
-    }[failure.kind];
-    return fail(reason, `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, heldUsable);
+    return fail(conditionReasonFor(failure.kind), `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, heldUsable);
   }
 }
 
@@ -203,41 +214,39 @@ async function finalizeRegistry(deps: RegistryReconcilerDeps, registry: EcrRegis
   const namespace = registry.metadata.namespace!;
   const users = deps.reads.registryUsers(namespace, registry.metadata.name!);
   if (users.length > 0) {
-    // In use: keep the pull secret until the last ImageImport is gone; their deletion requeues us.
+    // In use: deletion waits for the last ImageImport (their deletion requeues us), and meanwhile
+    // the pull secret keeps being refreshed, since pods still pull with it.
     const status: EcrRegistryStatus = { ...registry.status, inUseBy: [...users].sort() };
     const message = `Deletion waits for ImageImports that use this registry: ${status.inUseBy!.join(', ')}`;
     status.conditions = setCondition(status.conditions, { type: 'Deleting', status: 'True', reason: RegistryReason.InUse, message }, registry.metadata.generation, new Date(deps.clock.now()));
+    const outcome = await syncPullSecret(deps, registry, status, log);
+    if ((registry.status?.inUseBy ?? []).join() !== status.inUseBy!.join()) deps.events.event(registry, 'Normal', RegistryReason.InUse, 'Delete', message);
     await writeStatus(deps, registry, status);
-    deps.events.event(registry, 'Normal', RegistryReason.InUse, 'Delete', message);
-    return undefined;
+    return outcome.nextRefresh ? { requeueAfterMs: Math.max(1_000, outcome.nextRefresh.getTime() - deps.clock.now()) } : { requeueAfterMs: deps.slowRetryMs ?? 300_000 };
   }
   const secretName = registry.status?.pullSecretName ?? pullSecretName(registry);
-  await unbindServiceAccounts(deps, namespace, registry.status?.serviceAccounts ?? [], secretName);
-  const secret = deps.reads.managedSecret(namespace, secretName) ?? (await deps.reads.secret(namespace, secretName));
-  // Owner-reference garbage collection would also remove it; deleting here doesn't depend on a GC running.
-  if (secret && isOwnedBy(secret, registry)) await deps.writes.deleteSecret(namespace, secretName, secret.metadata!.uid!);
+  // Entries may exist on accounts named in the spec whose status write never landed.
+  const accounts = new Set([...(registry.status?.serviceAccounts ?? []), ...(registry.spec.pullSecret?.serviceAccounts ?? [])]);
+  await unbindServiceAccounts(deps, namespace, [...accounts], secretName);
+  for (const name of new Set([secretName, pullSecretName(registry)])) await deleteOwnedSecret(deps, registry, name);
   await deps.writes.setFinalizers(registry, finalizers.filter((f) => f !== REGISTRY_FINALIZER));
   log.info('registry finalized', { secret: secretName });
   return undefined;
+}
+
+/** Deletes a pull secret if this registry owns it. Owner-reference GC would too; this doesn't depend on a GC running. */
+async function deleteOwnedSecret(deps: RegistryReconcilerDeps, registry: EcrRegistry, name: string): Promise<void> {
+  const namespace = registry.metadata.namespace!;
+  const secret = deps.reads.managedSecret(namespace, name) ?? (await deps.reads.secret(namespace, name));
+  if (secret && isOwnedBy(secret, registry)) await deps.writes.deleteSecret(namespace, name, secret.metadata!.uid!);
 }
 
 function setReady(status: EcrRegistryStatus, registry: EcrRegistry, value: Condition['status'], reason: string, message: string, now: Date): void {
   status.conditions = setCondition(status.conditions, { type: ConditionType.Ready, status: value, reason, message: redact(message) }, registry.metadata.generation, now);
 }
 
-/** Writes status only when it changed, so a steady state makes no writes. */
+/** Writes status only when it changed (only the changed fields), so a steady state makes no writes. */
 async function writeStatus(deps: RegistryReconcilerDeps, registry: EcrRegistry, status: EcrRegistryStatus): Promise<void> {
-  const isSet = (v: unknown) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
-  const next = Object.fromEntries(Object.entries(status).filter(([, v]) => isSet(v)));
-  const previous = registry.status ?? {};
-  if (stableJson(next) === stableJson(previous)) return;
-  // A merge patch leaves out-of-date fields in place unless they are explicitly nulled.
-  const removed = Object.keys(previous).filter((k) => !(k in next));
-  await deps.writes.patchStatus(registry, { ...next, ...Object.fromEntries(removed.map((k) => [k, null])) });
-}
-
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
-  );
+  const patch = statusPatch(registry.status, status);
+  if (patch) await deps.writes.patchStatus(registry, patch);
 }

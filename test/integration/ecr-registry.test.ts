@@ -32,6 +32,8 @@ describe('EcrRegistry controller', function () {
   const secretsSeen = new Set<string>();
   // Every Event each test's namespace received, gathered before the namespace goes.
   const eventsSeen: EventsV1Event[] = [];
+  // Logs of operators stopped mid-suite (the restart test), for the canary.
+  let earlierLogs = '';
 
   before(async () => {
     emulator = await EcrEmulator.start();
@@ -327,11 +329,26 @@ describe('EcrRegistry controller', function () {
     expect(await readSecret(namespace, 'elsewhere')).to.equal(undefined);
   });
 
+  it('neither calls ECR nor rewrites pull secrets when the operator restarts', async () => {
+    const key = await registryWithKey('restart');
+    await waitForReason('restart', 'True', 'PullSecretReady');
+    const before = await waitForSecret('restart');
+    earlierLogs += operator.logs();
+    await operator.stop();
+    emulator.resetCounters();
+    operator = await startTestOperator({ allowedEndpoints: [emulator.url] });
+    // The new operator reconciles every registry once its caches are listed; give it time to have done so.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(operator.logs()).to.include('"controller":"ecrregistry"');
+    expect(emulator.callCount({ action: 'GetAuthorizationToken', accessKeyId: key.accessKeyId })).to.equal(0);
+    expect((await readSecret(namespace, 'restart'))?.metadata?.resourceVersion).to.equal(before.metadata?.resourceVersion);
+  });
+
   // A suite of its own so that it runs after every other test and suite here (mocha runs a suite's
   // own tests before its child suites): every key and token they handled is a canary.
   describe('canary', () => it('never writes keys or tokens to its logs or Events', async () => {
     await operator.operator.events.flush();
-    const logs = operator.logs();
+    const logs = earlierLogs + operator.logs();
     expect(logs.length).to.be.greaterThan(1000);
     const notes = eventsSeen.map((e) => JSON.stringify(e)).join('\n');
     expect(eventsSeen.map((e) => e.reason)).to.include.members(['CredentialsRejected', 'Throttled', 'Refreshed']);

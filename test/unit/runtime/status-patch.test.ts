@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { statusPatch } from '../../../src/imageimport/status-patch.ts';
+import { statusPatch } from '../../../src/runtime/status-patch.ts';
 
 describe('statusPatch', () => {
   const condition = { type: 'Ready', status: 'True' as const, reason: 'Imported', message: 'm', lastTransitionTime: '2025-01-01T00:00:00Z' };
@@ -17,7 +17,7 @@ describe('statusPatch', () => {
 
   it('nulls fields that went away, and treats empty lists as absent', () => {
     const previous = { nextImportTime: '2025-01-01T01:00:00Z', tags: [] };
-    expect(statusPatch(previous, { nextImportTime: undefined })).to.deep.equal({ nextImportTime: null });
+    expect(statusPatch<{ nextImportTime?: string; tags?: unknown[] }>(previous, { nextImportTime: undefined })).to.deep.equal({ nextImportTime: null });
     expect(statusPatch({ tags: [] }, {})).to.equal(undefined);
   });
 

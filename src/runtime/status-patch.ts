@@ -1,12 +1,12 @@
-import type { ImageImportStatus } from '../api/image-import.ts';
-import type { ImageImportStatusPatch } from './store.ts';
+/** A merge patch of a status: each field is the new value, or null to remove it. */
+export type StatusPatch<S> = { [K in keyof S]?: S[K] | null };
 
 /**
  * The merge patch that turns `previous` into `next`, holding only the top-level fields that
  * changed (null removes one), or undefined when nothing did. Sending only what changed also means
  * a reconcile that read a cache lagging our last write cannot put older fields back.
  */
-export function statusPatch(previous: ImageImportStatus | undefined, next: ImageImportStatus): ImageImportStatusPatch | undefined {
+export function statusPatch<S extends object>(previous: S | undefined, next: S): StatusPatch<S> | undefined {
   const before = (previous ?? {}) as Record<string, unknown>;
   const after = next as Record<string, unknown>;
   const patch: Record<string, unknown> = {};
@@ -15,7 +15,7 @@ export function statusPatch(previous: ImageImportStatus | undefined, next: Image
     const b = unsetIfEmpty(after[key]);
     if (stableJson(a) !== stableJson(b)) patch[key] = b === undefined ? null : b;
   }
-  return Object.keys(patch).length > 0 ? (patch as ImageImportStatusPatch) : undefined;
+  return Object.keys(patch).length > 0 ? (patch as StatusPatch<S>) : undefined;
 }
 
 function unsetIfEmpty(value: unknown): unknown {
