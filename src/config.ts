@@ -4,6 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
 import { type BindAddress, parseBindAddress } from './observability/health-server.ts';
 import type { LogFormat } from './observability/logger.ts';
+import { parseDuration } from './runtime/duration.ts';
 
 /**
  * The operator's settings, from flags and environment variables. This module is the only reader
@@ -283,19 +284,9 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
   return flags;
 }
 
-const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** Go-style durations: `15s`, `500ms`, `1m30s`, `1.5s`. */
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(trimmed)) return undefined;
-  let total = 0;
-  for (const match of trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(match[1]) * DURATION_UNITS_MS[match[2]!]!;
-  return Math.round(total);
-}
-
 function durationFlag(name: string, text: string): number {
-  const ms = parseDuration(text);
+  const parsed = parseDuration(text.trim());
+  const ms = parsed === undefined ? undefined : Math.round(parsed);
   if (ms === undefined) throw invalid(name, text, 'must be a duration such as 15s, 500ms or 1m30s');
   if (ms <= 0) throw invalid(name, text, 'must be longer than zero');
   return ms;

@@ -9,6 +9,8 @@ export const IMAGE_IMPORT = { kind: 'ImageImport', plural: 'imageimports' } as c
 /** Label on every object the operator writes; the managed-Secret informer selects on it. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'ecr-pullsecrets-operator';
+/** Server-side field manager name for every write. */
+export const FIELD_MANAGER = MANAGED_BY_VALUE;
 
 /** Finalizer that lets the operator clean ServiceAccount entries and hold deletion while images use a registry. */
 export const REGISTRY_FINALIZER = `${API_GROUP}/cleanup`;

@@ -7,7 +7,7 @@ import type { EcrCallObserver } from '../aws/ecr-token.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import type { KubeClients } from '../kube/clients.ts';
 import type { Logger } from '../observability/logger.ts';
-import { kubeDirectReads } from '../registry/kube-store.ts';
+import { kubeDirectReads } from '../kube/direct-reads.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';

@@ -1,7 +1,7 @@
 import { DEFAULT_TAGS, type ImageImportSpec, type ImageImportStatus, SHORT_DIGEST_LENGTH, type TagStatus } from '../api/image-import.ts';
 import type { Condition } from '../api/meta.ts';
 import { type ConditionUpdate, removeCondition, setCondition } from '../runtime/conditions.ts';
-import { toKubeTime } from './kube-time.ts';
+import { toKubeTime } from '../runtime/kube-time.ts';
 import { ImportConditionType, ImportReason } from './reasons.ts';
 import { nextTagStatus, type TagMove, type TagResolution } from './tag-status.ts';
 

@@ -1,8 +1,7 @@
-import { API_GROUP, API_VERSION, IMAGE_IMPORT } from '../api/group.ts';
+import { API_GROUP, API_VERSION, FIELD_MANAGER, IMAGE_IMPORT } from '../api/group.ts';
 import { type KubeClients, mergePatch } from '../kube/clients.ts';
 import type { ImageImportWrites } from './store.ts';
 
-const FIELD_MANAGER = 'ecr-pullsecrets-operator';
 
 /** ImageImportWrites over the Kubernetes API. */
 export function kubeImageImportWrites(clients: KubeClients): ImageImportWrites {

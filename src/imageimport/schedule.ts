@@ -1,7 +1,7 @@
 import { DEFAULT_IMPORT_INTERVAL, type ImageImportStatus, type ImportPolicy } from '../api/image-import.ts';
-import { parseDuration } from '../registry/refresh-schedule.ts';
+import { parseDuration } from '../runtime/duration.ts';
 import { ImportConditionType, REGISTRY_WAIT_REASONS } from './reasons.ts';
-import { parseKubeTime } from './kube-time.ts';
+import { parseKubeTime } from '../runtime/kube-time.ts';
 
 const MIN_INTERVAL_MS = 10_000;
 const MAX_INTERVAL_MS = 168 * 3_600_000;

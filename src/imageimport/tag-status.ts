@@ -1,6 +1,6 @@
 import { type ImageConfig, type ImagePlatform, TAG_HISTORY_LIMIT, type TagHistoryEntry, type TagStatus } from '../api/image-import.ts';
 import { setCondition } from '../runtime/conditions.ts';
-import { toKubeTime } from './kube-time.ts';
+import { toKubeTime } from '../runtime/kube-time.ts';
 import { ImportReason, TagConditionType } from './reasons.ts';
 
 /** Whether the image's config could be fetched through the registry with the pull secret. */

@@ -1,10 +1,11 @@
 import { ApiException } from '@kubernetes/client-node';
 
-/** The HTTP status of a Kubernetes API error, or undefined for anything else. */
+/** The HTTP status of a Kubernetes API error (ApiException's `code`, a failed watch's `statusCode`), or undefined. */
 export function apiStatus(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'number') return code;
+  return typeof statusCode === 'number' ? statusCode : undefined;
 }
 
 export const isNotFound = (error: unknown): boolean => apiStatus(error) === 404;

@@ -9,7 +9,8 @@ import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runt
 import { Informer, type ListResult } from '../runtime/informer.ts';
 import { formatKey } from '../runtime/keys.ts';
 import { ReferenceWatches } from '../runtime/reference-watches.ts';
-import { kubeDirectReads, kubeRegistryWrites } from './kube-store.ts';
+import { kubeDirectReads } from '../kube/direct-reads.ts';
+import { kubeRegistryWrites } from './kube-store.ts';
 import { type EventSink, reconcileRegistry } from './reconciler.ts';
 import type { RegistryReads, RegistryWrites } from './store.ts';
 import type { SharedTokenCache } from './token-cache.ts';

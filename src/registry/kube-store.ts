@@ -1,11 +1,9 @@
-import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
-import { API_GROUP, API_VERSION, ECR_REGISTRY } from '../api/group.ts';
+import { API_GROUP, API_VERSION, ECR_REGISTRY, FIELD_MANAGER } from '../api/group.ts';
 import { type KubeClients, jsonPatch, mergePatch } from '../kube/clients.ts';
 import { isNotFound } from '../kube/errors.ts';
 import type { RegistryWrites } from './store.ts';
 
-const FIELD_MANAGER = 'ecr-pullsecrets-operator';
 
 /** RegistryWrites over the Kubernetes API. */
 export function kubeRegistryWrites(clients: KubeClients): RegistryWrites {
@@ -66,26 +64,3 @@ export function kubeRegistryWrites(clients: KubeClients): RegistryWrites {
     },
   };
 }
-
-/** Direct reads, for objects the operator deliberately does not cache (arbitrary Secrets, ServiceAccounts). */
-export function kubeDirectReads(clients: KubeClients) {
-  return {
-    async secret(namespace: string, name: string): Promise<V1Secret | undefined> {
-      try {
-        return await clients.core.readNamespacedSecret({ namespace, name });
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
-    },
-    async serviceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {
-      try {
-        return await clients.core.readNamespacedServiceAccount({ namespace, name });
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
-      }
-    },
-  };
-}
-

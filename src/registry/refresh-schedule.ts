@@ -33,20 +33,3 @@ export function refreshTime(token: TokenLifetime, policy: RefreshPolicy, seed: s
 function unitInterval(seed: string): number {
   return createHash('sha256').update(seed).digest().readUInt32BE(0) / 2 ** 32;
 }
-
-/** Parses a Go-style duration ("1h30m", "90s", "250ms"); undefined when it isn't one. */
-export function parseDuration(text: string): number | undefined {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const part = /([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/y;
-  if (!text) return undefined;
-  let total = 0;
-  let index = 0;
-  while (index < text.length) {
-    part.lastIndex = index;
-    const match = part.exec(text);
-    if (!match) return undefined;
-    total += Number(match[1]) * units[match[2]!]!;
-    index = part.lastIndex;
-  }
-  return total;
-}

@@ -1,6 +1,6 @@
 import type { EcrRegistry, EcrRegistryStatus } from '../api/ecr-registry.ts';
 import type { Logger } from '../observability/logger.ts';
-import { setCondition } from '../runtime/conditions.ts';
+import { removeCondition, setCondition } from '../runtime/conditions.ts';
 import { pullSecretName } from './pull-secret.ts';
 import { ConditionType, RegistryReason } from './reasons.ts';
 import type { RegistryReads, RegistryWrites } from './store.ts';
@@ -45,7 +45,7 @@ export async function syncServiceAccounts(deps: ServiceAccountDeps, registry: Ec
 
   const now = new Date(deps.clock.now());
   if (wanted.length === 0) {
-    status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.ServiceAccountsReady);
+    status.conditions = removeCondition(status.conditions, ConditionType.ServiceAccountsReady);
     return;
   }
   if (missing.length > 0) {

@@ -1,4 +1,5 @@
 import type { Condition } from '../api/meta.ts';
+import { toKubeTime } from './kube-time.ts';
 
 /** The fields a controller decides; the transition time and generation are filled in by `setCondition`. */
 export type ConditionUpdate = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
@@ -22,7 +23,7 @@ export function setCondition(
     reason: next.reason,
     message: next.message,
     lastTransitionTime:
-      existing && existing.status === next.status ? existing.lastTransitionTime : toKubernetesTime(now),
+      existing && existing.status === next.status ? existing.lastTransitionTime : toKubeTime(now),
   };
   if (observedGeneration !== undefined) updated.observedGeneration = observedGeneration;
   return existing
@@ -64,10 +65,6 @@ export function conditionsEqual(a: readonly Condition[] | undefined, b: readonly
   });
 }
 
-/** metav1.Time serialises to whole seconds; writing the same keeps read-back equal to what was written. */
-function toKubernetesTime(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 function sameInstant(x: string, y: string): boolean {
   if (x === y) return true;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { type EventsV1Event, V1MicroTime } from '@kubernetes/client-node';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
+import { apiStatus } from '../kube/errors.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -222,7 +223,7 @@ export class EventRecorder {
         series.writtenCount = count;
       } catch (err) {
         // 404: the Event expired (the API server's event TTL); the next repeat creates a new one.
-        gone = statusCode(err) === 404;
+        gone = apiStatus(err) === 404;
         if (gone) this.forgetSeries(series);
         else this.logFailure('updating event series failed', { metadata: { namespace: series.namespace } }, '', err);
       } finally {
@@ -298,15 +299,9 @@ export class EventRecorder {
       name: regarding.metadata?.name,
       reason: reason || undefined,
       error: err instanceof Error ? err.message : String(err),
-      code: statusCode(err),
+      code: apiStatus(err),
     });
   }
-}
-
-function statusCode(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
 }
 
 /** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */

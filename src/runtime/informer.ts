@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { formatKey, keyOfObject } from './keys.ts';
 import { ExponentialBackoffRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { apiStatus } from '../kube/errors.ts';
 
 export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -316,7 +317,7 @@ export class Informer<T extends KubernetesObject> {
     const delivered = this.watchDeliveredEvents;
     this.abandonWatch();
     if (this.stopped) return;
-    if (statusCodeOf(err) === 410) {
+    if (apiStatus(err) === 410) {
       this.logger.info('watch resourceVersion expired, relisting', { resourceVersion: this.resourceVersion });
       this.needsList = true;
       this.restartNow();
@@ -431,13 +432,6 @@ function asStatus(value: unknown): { code?: number; message?: string } {
 }
 
 /** HTTP status of a watch failure: client-node sets `statusCode`, ApiException sets `code`. */
-function statusCodeOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const { statusCode, code } = err as { statusCode?: unknown; code?: unknown };
-  if (typeof statusCode === 'number') return statusCode;
-  return typeof code === 'number' ? code : undefined;
-}
-
 function isTimeout(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
 }

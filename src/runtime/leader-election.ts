@@ -1,4 +1,5 @@
 import { type V1Lease, type V1LeaseSpec, V1MicroTime } from '@kubernetes/client-node';
+import { parseKubeTime } from './kube-time.ts';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
@@ -211,7 +212,7 @@ export class LeaderElector {
     if (heldByOther && this.#observedTimeMs + record.leaseDurationSeconds * 1000 > nowMs) return false;
 
     const renewing = record.holderIdentity === this.identity;
-    const acquireMs = renewing ? (parseTime(record.acquireTime) ?? nowMs) : nowMs;
+    const acquireMs = renewing ? (parseKubeTime(record.acquireTime) ?? nowMs) : nowMs;
     const transitions = renewing ? record.leaseTransitions : record.leaseTransitions + 1;
     // The body keeps metadata.resourceVersion from the read: a concurrent write makes this a 409.
     const body: V1Lease = { ...current, spec: { ...current.spec, ...this.#ourSpec(acquireMs, nowMs, transitions) } };
@@ -332,10 +333,6 @@ function timeText(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
-function parseTime(text: string): number | undefined {
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
-}
 
 function recordOf(spec: V1LeaseSpec | undefined): LeaseRecord {
   return {

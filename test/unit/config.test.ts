@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type Config, ConfigError, type ConfigSources, parseConfig, parseDuration, SERVICE_ACCOUNT_NAMESPACE_FILE } from '../../src/config.ts';
+import { type Config, ConfigError, type ConfigSources, parseConfig, SERVICE_ACCOUNT_NAMESPACE_FILE } from '../../src/config.ts';
 
 function parse(argv: string[] = [], env: Record<string, string> = {}, files: Record<string, string> = {}): Config {
   const sources: ConfigSources = { argv, env, readFile: (path) => files[path], hostname: () => 'host-1' };
@@ -167,18 +167,4 @@ describe('parseConfig', () => {
   });
 });
 
-describe('parseDuration', () => {
-  it('reads Go-style durations', () => {
-    expect(parseDuration('15s')).to.equal(15_000);
-    expect(parseDuration('500ms')).to.equal(500);
-    expect(parseDuration('1m30s')).to.equal(90_000);
-    expect(parseDuration('1.5s')).to.equal(1500);
-    expect(parseDuration('2h')).to.equal(7_200_000);
-  });
 
-  it('refuses numbers without a unit and unknown units', () => {
-    expect(parseDuration('15')).to.equal(undefined);
-    expect(parseDuration('15d')).to.equal(undefined);
-    expect(parseDuration('')).to.equal(undefined);
-  });
-});

@@ -3,7 +3,7 @@ export function toKubeTime(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
-/** Milliseconds since the epoch of a status timestamp, or undefined when it is absent or unparsable. */
+/** Milliseconds since the epoch of an API timestamp, or undefined when it is absent or unparsable. */
 export function parseKubeTime(text: string | undefined): number | undefined {
   if (!text) return undefined;
   const ms = Date.parse(text);
