@@ -166,7 +166,9 @@ async function publish(deps: ImageImportReconcilerDeps, imageImport: ImageImport
   if (after.status === 'True' && before?.status !== 'True') {
     deps.events.event(imageImport, 'Normal', after.reason, ACTION, after.message);
   } else if (after.status === 'False' && (before?.status !== 'False' || before.reason !== after.reason || before.message !== after.message)) {
-    deps.events.event(imageImport, 'Warning', after.reason, ACTION, after.message);
+    // Waiting on a registry that is still getting its token is expected, not a fault of this import.
+    const waiting = after.reason === ImportReason.RegistryNotReady || after.reason === ImportReason.RegistryDeleting;
+    deps.events.event(imageImport, waiting ? 'Normal' : 'Warning', after.reason, ACTION, after.message);
     log.warn('import not ready', { reason: after.reason, message: after.message });
   }
 }
