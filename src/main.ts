@@ -67,9 +67,8 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
     if (operator) return operator.hasSynced() ? { ok: true, message: 'ok: informers synced' } : { ok: false, message: 'informers not synced yet' };
     if (elector && !elector.isLeader()) {
       const leader = elector.leader() ?? 'nobody yet';
-      return elector.lastAttemptSucceeded()
-        ? { ok: true, message: `ok: standby, leader is ${leader}` }
-        : { ok: false, message: 'standby cannot read the leader election Lease' };
+      if (elector.lastAttemptSucceeded()) return { ok: true, message: `ok: standby, leader is ${leader}` };
+      return { ok: false, message: elector.leader() === undefined ? 'starting: no Lease read yet' : 'standby cannot read the leader election Lease' };
     }
     return { ok: false, message: 'starting' };
   };

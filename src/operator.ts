@@ -77,6 +77,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     endpointAllowlist,
     workers: deps.settings.workers,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    ...(deps.observePullSecretWrite ? { observePullSecretWrite: deps.observePullSecretWrite } : {}),
     registryUsers: (namespace, name) => imageImports.registryUsers(namespace, name),
   });
   const imageImports = createImageImportController({

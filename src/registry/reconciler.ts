@@ -82,7 +82,7 @@ export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: Objec
   if (outcome.secretInPlace && !serviceAccountError && previousSecret && previousSecret !== pullSecretName(registry)) {
     await deleteOwnedSecret(deps, registry, previousSecret);
   }
-  if (serviceAccountError) throw new RetryableRegistryError('updating ServiceAccounts failed', { cause: serviceAccountError });
+  if (serviceAccountError) throw new RetryableRegistryError(`updating ServiceAccounts failed: ${describeApiError(serviceAccountError)}`, { cause: serviceAccountError });
 
   if (outcome.failure) {
     deps.events.event(registry, 'Warning', outcome.failure.reason, 'RefreshPullSecret', outcome.failure.message);

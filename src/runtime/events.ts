@@ -230,8 +230,10 @@ export class EventRecorder {
         series.writing = false;
         series.lastWriteMs = this.clock.now();
       }
-      // Retry a failed write, or write repeats seen meanwhile, while the series is live.
-      if (!gone && this.clock.now() - series.lastObservedMs < this.dedupeWindowMs) this.scheduleSeriesWrite(series);
+      // Retry a failed write, or write repeats seen meanwhile, while the series is live. After close()
+      // a write is not held back, so a failing one must not be retried at once, in a loop.
+      const failed = series.writtenCount < count;
+      if (!gone && !(this.closed && failed) && this.clock.now() - series.lastObservedMs < this.dedupeWindowMs) this.scheduleSeriesWrite(series);
     });
     if (!submitted) series.writing = false;
   }
