@@ -1,0 +1,130 @@
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { EcrRegistry, EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
+import { API_GROUP, API_VERSION, ECR_REGISTRY, GROUP_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
+import type { EcrEmulator } from '../support/ecr-emulator/index.ts';
+import { runPool } from './pool.ts';
+
+export const ACCOUNT = '111122223333';
+export const REGION = 'us-east-1';
+export const HOST = `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
+/** Label on everything the bench creates, valued with the set's name, so each scenario lists only its own. */
+export const SET_LABEL = 'bench.ecr.pullsecrets.io/set';
+/** Parallel creates while setting up (not timed). */
+const SETUP_CONCURRENCY = 16;
+
+export interface RegistryRef {
+  namespace: string;
+  name: string;
+}
+
+export interface Fleet {
+  set: string;
+  namespaces: string[];
+  registries: RegistryRef[];
+  credentialSets: number;
+}
+
+export interface FleetShape {
+  set: string;
+  registries: number;
+  namespaces: number;
+  perCredentials: number;
+}
+
+/**
+ * Namespaces `<set>-<i>`, registries spread round-robin over them, and one credentials Secret (with an
+ * access key of its own, so a distinct credential set) per group of `perCredentials` registries in a namespace.
+ */
+export async function createFleet(kubeConfig: KubeConfig, emulator: EcrEmulator, shape: FleetShape): Promise<Fleet> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const namespaceCount = Math.min(shape.namespaces, shape.registries);
+  const namespaces = Array.from({ length: namespaceCount }, (_, i) => `${shape.set}-${i}`);
+  await runPool(namespaces, SETUP_CONCURRENCY, async (name) => {
+    await core.createNamespace({ body: { metadata: { name, labels: { [SET_LABEL]: shape.set } } } });
+  });
+  const perNamespace = new Map<string, RegistryRef[]>(namespaces.map((ns) => [ns, []]));
+  const registries: RegistryRef[] = [];
+  for (let i = 0; i < shape.registries; i++) {
+    const namespace = namespaces[i % namespaceCount]!;
+    const ref = { namespace, name: `reg-${i}` };
+    perNamespace.get(namespace)!.push(ref);
+    registries.push(ref);
+  }
+  const jobs: Array<{ namespace: string; secret: string; members: RegistryRef[] }> = [];
+  for (const [namespace, refs] of perNamespace) {
+    for (let g = 0; g * shape.perCredentials < refs.length; g++) {
+      jobs.push({ namespace, secret: `creds-${g}`, members: refs.slice(g * shape.perCredentials, (g + 1) * shape.perCredentials) });
+    }
+  }
+  await runPool(jobs, SETUP_CONCURRENCY, async (job) => {
+    const key = emulator.addAccessKey({ accountId: ACCOUNT, region: REGION });
+    await core.createNamespacedSecret({
+      namespace: job.namespace,
+      body: {
+        metadata: { name: job.secret, labels: { [SET_LABEL]: shape.set } },
+        stringData: { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey },
+      },
+    });
+    for (const member of job.members) {
+      const spec: EcrRegistrySpec = { registry: HOST, region: REGION, endpoint: emulator.url, credentials: { secretRef: { name: job.secret } } };
+      await custom.createNamespacedCustomObject({
+        ...registryPath(member.namespace),
+        body: { apiVersion: GROUP_VERSION, kind: ECR_REGISTRY.kind, metadata: { name: member.name, namespace: member.namespace, labels: { [SET_LABEL]: shape.set } }, spec },
+      });
+    }
+  });
+  return { set: shape.set, namespaces, registries, credentialSets: jobs.length };
+}
+
+export function registryPath(namespace: string) {
+  return { group: API_GROUP, version: API_VERSION, plural: ECR_REGISTRY.plural, namespace };
+}
+
+export interface ConvergenceProgress {
+  ready: number;
+  secrets: number;
+  total: number;
+  listCalls: number;
+}
+
+/**
+ * One look at a set: a LIST of its registries and, when `withSecrets` (or every registry is Ready), a
+ * LIST of the managed pull secrets. Secrets are the heavy list (about 3.5 kB each), so polling skips them
+ * until the registries say they are done: a Ready registry has written its pull secret first.
+ */
+export async function fleetProgress(kubeConfig: KubeConfig, fleet: Fleet, withSecrets = true): Promise<ConvergenceProgress & { secretList: V1Secret[] }> {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const registryList = (await custom.listClusterCustomObject({
+    group: API_GROUP,
+    version: API_VERSION,
+    plural: ECR_REGISTRY.plural,
+    labelSelector: `${SET_LABEL}=${fleet.set}`,
+  })) as { items: EcrRegistry[] };
+  const ready = registryList.items.filter((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && r.status.observedGeneration === r.metadata.generation).length;
+  if (!withSecrets && ready < fleet.registries.length) return { ready, secrets: Number.NaN, total: fleet.registries.length, listCalls: 1, secretList: [] };
+  const secretList = await core.listSecretForAllNamespaces({ labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` });
+  const wanted = new Set(fleet.registries.map((r) => `${r.namespace}/${r.name}`));
+  const ours = secretList.items.filter((s) => wanted.has(`${s.metadata?.namespace}/${s.metadata?.name}`));
+  return { ready, secrets: ours.length, total: fleet.registries.length, listCalls: 2, secretList: ours };
+}
+
+/** Polls (a LIST of registries every 500 ms, then of pull secrets) until every registry of the set is Ready and has its pull secret. */
+export async function waitForFleet(
+  kubeConfig: KubeConfig,
+  fleet: Fleet,
+  options: { timeoutMs: number; intervalMs?: number; assertAlive?: () => void; onProgress?: (p: ConvergenceProgress) => void },
+): Promise<{ convergedAtMs: number; polls: number; lastProgress: ConvergenceProgress }> {
+  const deadline = Date.now() + options.timeoutMs;
+  let polls = 0;
+  for (;;) {
+    options.assertAlive?.();
+    const progress = await fleetProgress(kubeConfig, fleet, false);
+    polls += 1;
+    options.onProgress?.(progress);
+    if (progress.ready === progress.total && progress.secrets === progress.total) return { convergedAtMs: Date.now(), polls, lastProgress: progress };
+    if (Date.now() > deadline) throw new Error(`set ${fleet.set}: only ${progress.ready}/${progress.total} Ready and ${progress.secrets} pull secrets after ${options.timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500));
+  }
+}

@@ -1,0 +1,73 @@
+/** Bench sizes and durations, from BENCH_* environment variables or --name=value flags (flags win). */
+export interface BenchSettings {
+  registries: number;
+  namespaces: number;
+  /** Registries per credentials Secret (one credential set each). */
+  registriesPerCredentials: number;
+  imports: number;
+  tagsPerImport: number;
+  workers: number;
+  quietSeconds: number;
+  rotationRegistries: number;
+  rotationLifetimeSeconds: number;
+  /** Scenario names to run: convergence, bare, steady, rotation, imports, memory. */
+  scenarios: Set<string>;
+  timeoutSeconds: number;
+  out?: string;
+}
+
+export const ALL_SCENARIOS = ['convergence', 'bare', 'steady', 'rotation', 'imports'] as const;
+
+export const BENCH_HELP = [
+  'BENCH_REGISTRIES / --registries        EcrRegistries in scenario 1 (default 1000)',
+  'BENCH_NAMESPACES / --namespaces        namespaces they spread over (default 50)',
+  'BENCH_GROUP / --group                  registries sharing one credentials Secret (default 10)',
+  'BENCH_IMPORTS / --imports              ImageImports in scenario 5 (default 500)',
+  'BENCH_TAGS / --tags                    tags per ImageImport (default 3)',
+  'BENCH_WORKERS / --workers              operator --workers and bare-loop concurrency (default 4)',
+  'BENCH_QUIET_SECONDS / --quiet-seconds  steady-state window (default 60)',
+  'BENCH_ROTATION_REGISTRIES / --rotation-registries   registries in the rotation wave (default 100)',
+  'BENCH_ROTATION_LIFETIME / --rotation-lifetime       token lifetime in seconds for the wave (default 60)',
+  'BENCH_SCENARIOS / --scenarios          comma list of convergence,bare,steady,rotation,imports (default all)',
+  'BENCH_TIMEOUT_SECONDS / --timeout-seconds  per-scenario wait limit (default 600)',
+  'BENCH_OUT / --out                      JSON report path (default <tmp>/bench-report-<time>.json)',
+];
+
+export class BenchSettingsError extends Error {}
+
+export function readBenchSettings(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): BenchSettings {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    const match = /^--([a-z-]+)=(.*)$/.exec(arg);
+    if (!match) throw new BenchSettingsError(`unexpected argument ${JSON.stringify(arg)}; use --name=value`);
+    flags.set(match[1]!, match[2]!);
+  }
+  const text = (flag: string, envName: string): string | undefined => flags.get(flag) ?? env[envName];
+  const int = (flag: string, envName: string, fallback: number, min = 1): number => {
+    const raw = text(flag, envName);
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min) throw new BenchSettingsError(`--${flag} (${envName}) must be a whole number ≥ ${min}, not ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const scenarioText = text('scenarios', 'BENCH_SCENARIOS');
+  const scenarios = new Set(scenarioText ? scenarioText.split(',').map((s) => s.trim()).filter(Boolean) : ALL_SCENARIOS);
+  for (const s of scenarios) {
+    if (!(ALL_SCENARIOS as readonly string[]).includes(s)) throw new BenchSettingsError(`unknown scenario ${s}; known: ${ALL_SCENARIOS.join(', ')}`);
+  }
+  const out = text('out', 'BENCH_OUT');
+  return {
+    registries: int('registries', 'BENCH_REGISTRIES', 1000),
+    namespaces: int('namespaces', 'BENCH_NAMESPACES', 50),
+    registriesPerCredentials: int('group', 'BENCH_GROUP', 10),
+    imports: int('imports', 'BENCH_IMPORTS', 500, 0),
+    tagsPerImport: int('tags', 'BENCH_TAGS', 3),
+    workers: int('workers', 'BENCH_WORKERS', 4),
+    quietSeconds: int('quiet-seconds', 'BENCH_QUIET_SECONDS', 60),
+    rotationRegistries: int('rotation-registries', 'BENCH_ROTATION_REGISTRIES', 100),
+    rotationLifetimeSeconds: int('rotation-lifetime', 'BENCH_ROTATION_LIFETIME', 60, 10),
+    scenarios,
+    timeoutSeconds: int('timeout-seconds', 'BENCH_TIMEOUT_SECONDS', 600),
+    ...(out ? { out } : {}),
+  };
+}
