@@ -102,7 +102,18 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
   });
 
   const direct = kubeDirectReads(o.clients);
-  const writes = observeSecretWrites(kubeRegistryWrites(o.clients), o.observePullSecretWrite);
+  // resourceVersions of the pull secrets this process wrote last, so their watch echoes don't requeue.
+  const ownWrites = new Map<string, string>();
+  const recordWrite = (secret: V1Secret) => {
+    ownWrites.set(formatKey(secret.metadata?.namespace, secret.metadata!.name!), secret.metadata?.resourceVersion ?? '');
+    return secret;
+  };
+  const observed = observeSecretWrites(kubeRegistryWrites(o.clients), o.observePullSecretWrite);
+  const writes: RegistryWrites = {
+    ...observed,
+    createSecret: async (secret) => recordWrite(await observed.createSecret(secret)),
+    replaceSecret: async (secret) => recordWrite(await observed.replaceSecret(secret)),
+  };
   const reads: RegistryReads = {
     registry: (namespace, name) => registries.get(namespace, name),
     managedSecret: (namespace, name) => pullSecrets.get(namespace, name),
@@ -131,8 +142,19 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     const accounts = new Set([...(registry.spec.pullSecret?.serviceAccounts ?? []), ...(registry.status?.serviceAccounts ?? [])]);
     serviceAccounts.setReferences(holder, [...accounts].map((name) => ({ namespace, name })));
   });
-  enqueueFromInformer(registries, controller);
+  enqueueFromInformer(registries, controller, (event) => {
+    // Our own status and finalizer writes come back as MODIFIED; like controller-runtime's
+    // GenerationChangedPredicate, only a spec change or a deletion needs a reconcile.
+    const { old, object } = event;
+    if (event.type === 'MODIFIED' && old && old.metadata.generation === object.metadata.generation && !old.metadata.deletionTimestamp === !object.metadata.deletionTimestamp) {
+      return undefined;
+    }
+    return formatKey(object.metadata.namespace, object.metadata.name!);
+  });
   enqueueFromInformer(pullSecrets, controller, (event) => {
+    const key = formatKey(event.object.metadata?.namespace, event.object.metadata!.name!);
+    if (event.type !== 'DELETED' && ownWrites.get(key) === event.object.metadata?.resourceVersion) return undefined;
+    if (event.type === 'DELETED') ownWrites.delete(key);
     const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ECR_REGISTRY.kind);
     return owner ? { namespace: event.object.metadata!.namespace!, name: owner.name } : undefined;
   });
