@@ -133,7 +133,9 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   const isDue = (token: EcrAuthorization) => refreshTime(token, policy, registry.metadata.uid!).getTime() <= now.getTime() || token.expiresAt <= now;
 
   // The Secret we will write must be ours, or not exist yet.
-  let current: V1Secret | undefined = deps.reads.managedSecret(namespace, secretName);
+  // The cache holds only Secrets we label; a miss is checked directly, so a foreign Secret of that
+  // name is reported before any ECR call is spent on it.
+  let current: V1Secret | undefined = deps.reads.managedSecret(namespace, secretName) ?? (await deps.reads.secret(namespace, secretName));
   if (current && !isOwnedBy(current, registry)) return conflict(current);
   const held = current ? readHeldToken(current) : undefined;
   const heldUsable = held !== undefined && held.expiresAt > now;

@@ -256,8 +256,9 @@ describe('EcrRegistry controller', function () {
   it('leaves a Secret it does not own byte-for-byte unchanged and reports a conflict', async () => {
     const { core } = adminClients();
     const foreign = await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'taken' }, stringData: { note: 'not yours' } } });
-    await registryWithKey('conflicted', { pullSecret: { name: 'taken' } });
+    const key = await registryWithKey('conflicted', { pullSecret: { name: 'taken' } });
     const registry = await waitForReason('conflicted', 'False', 'PullSecretConflict');
+    expect(emulator.callCount({ accessKeyId: key.accessKeyId }), 'ECR calls for a secret it may not write').to.equal(0);
     expect(readyCondition(registry)?.message).to.include('taken');
     const after = await core.readNamespacedSecret({ namespace, name: 'taken' });
     expect(after.metadata?.resourceVersion).to.equal(foreign.metadata?.resourceVersion);
