@@ -17,7 +17,7 @@ import { bareWrites } from './bare-writes.ts';
 import { createFleet, registryPath, waitForFleet } from './fleet.ts';
 import { createImports, waitForImports } from './imports.ts';
 import { bareNodeFloor, heapFigures, MemorySampler, mib } from './memory.ts';
-import { BenchOperator } from './operator-process.ts';
+import { OperatorProcess } from '../support/operator-process.ts';
 import { measureRotationWave } from './rotation.ts';
 import { BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
 import { summarize } from './summary.ts';
@@ -27,7 +27,7 @@ const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
 interface Running {
   controlPlane?: ControlPlane;
   emulator?: EcrEmulator;
-  operator?: BenchOperator;
+  operator?: OperatorProcess;
   sampler?: MemorySampler;
 }
 
@@ -108,10 +108,10 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   // 1. Cold convergence: the operator starts with everything already there.
   const before = await requestCounts(kubeConfig);
   const ecrBefore = emulator.counters();
-  const operator = await BenchOperator.start({
+  const operator = await OperatorProcess.start({
     kubeconfigPath: controlPlane.kubeconfigPath,
     allowedEndpoints: [emulator.url],
-    workers: settings.workers,
+    flags: ['--leader-elect=false', `--workers=${settings.workers}`, '--log-level=warn'],
     metricsPort: await freePort(),
     healthPort: await freePort(),
     logPath: path.join(os.tmpdir(), `bench-operator-${Date.now()}.log`),

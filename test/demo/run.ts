@@ -17,7 +17,7 @@ import { freePort } from '../support/controlplane/ports.ts';
 import { EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { type EmulatorImage, pushDemoBuild } from './images.ts';
 import { ClusterObserver, type Snapshot } from './observer.ts';
-import { describeExit, OperatorProcess } from './operator-process.ts';
+import { describeExit, OperatorProcess } from '../support/operator-process.ts';
 import { loadSamples, sampleTarget, toYamlStream, wireSamplesToEmulator } from './samples.ts';
 import { DEMO_ENV_HELP, type DemoSettings, DemoSettingsError, readDemoSettings } from './settings.ts';
 import { Timeline } from './timeline.ts';
@@ -166,7 +166,8 @@ async function startEverything(demo: Demo, settings: DemoSettings): Promise<Star
   const operator = await OperatorProcess.start({
     kubeconfigPath: controlPlane.kubeconfigPath,
     allowedEndpoints: [emulator.url],
-    leaderElectionNamespace: OPERATOR_NAMESPACE,
+    flags: ['--leader-elect=true', `--leader-election-namespace=${OPERATOR_NAMESPACE}`],
+    detached: true,
     metricsPort: await freePort(),
     healthPort: await freePort(),
     logPath: path.join(controlPlane.tempDir, 'operator.log'),

@@ -8,7 +8,7 @@ import { API_GROUP, API_VERSION, IMAGE_IMPORT } from '../../src/api/group.ts';
 import { EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
 import { eventually } from '../support/eventually.ts';
-import { adminClients, getRegistry, pullSecretPassword, readSecret, readyCondition } from '../support/fixtures.ts';
+import { adminClients, getRegistry, pullSecretPassword, readSecret, readyCondition, registryGone } from '../support/fixtures.ts';
 import { ApiRecorder } from './support/api-recorder.ts';
 import { buildImageLayout, type ImageLayout } from './support/dockerfile.ts';
 import { killAllOperatorProcesses, type OperatorProcess, startOperatorProcess } from './support/operator-process.ts';
@@ -142,10 +142,7 @@ describe('the shipped RBAC', function () {
     await kubectlOk(['delete', '-k', overlay, '--wait=false']);
     await eventually(
       async () => {
-        const gone = await getRegistry(namespace, registryName).then(
-          () => false,
-          (error: { code?: number }) => error.code === 404,
-        );
+        const gone = await registryGone(namespace, registryName);
         expect(gone, 'EcrRegistry finalized').to.equal(true);
       },
       { timeoutMs: 30_000, message: 'the EcrRegistry is finalized' },

@@ -14,6 +14,7 @@ import {
   pullSecretPassword,
   readSecret,
   readyCondition,
+  registryGone,
   replaceCredentialsSecret,
 } from '../support/fixtures.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
@@ -288,8 +289,7 @@ describe('EcrRegistry controller', function () {
     await eventually(async () => expect(await names()).to.deep.equal(['existing']));
     await eventually(async () => {
       expect(await readSecret(namespace, 'bound')).to.equal(undefined);
-      const gone = await getRegistry(namespace, 'bound').catch((e: { code?: number }) => e.code);
-      expect(gone).to.equal(404);
+      expect(await registryGone(namespace, 'bound'), 'EcrRegistry finalized').to.equal(true);
     });
   });
 

@@ -19,6 +19,7 @@ import {
   pullSecretPassword,
   readSecret,
   readyCondition,
+  registryGone,
 } from '../support/fixtures.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
@@ -472,10 +473,7 @@ describe('ImageImport controller', function () {
     await deleteImport('tools');
     await eventually(
       async () => {
-        const gone = await getRegistry(namespace, REGISTRY).then(
-          () => false,
-          (error: { code?: number }) => error.code === 404,
-        );
+        const gone = await registryGone(namespace, REGISTRY);
         expect(gone, 'registry deleted').to.equal(true);
         expect(await readSecret(namespace, REGISTRY), 'pull secret deleted').to.equal(undefined);
       },

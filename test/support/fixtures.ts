@@ -31,6 +31,17 @@ export async function getRegistry(namespace: string, name: string): Promise<EcrR
   return (await adminClients().custom.getNamespacedCustomObject({ ...registryPath(namespace), name })) as EcrRegistry;
 }
 
+/** True once the EcrRegistry is gone from the API (finalizers done). */
+export async function registryGone(namespace: string, name: string): Promise<boolean> {
+  return getRegistry(namespace, name).then(
+    () => false,
+    (error: { code?: number }) => {
+      if (error.code === 404) return true;
+      throw error;
+    },
+  );
+}
+
 export async function deleteRegistry(namespace: string, name: string): Promise<void> {
   await adminClients().custom.deleteNamespacedCustomObject({ ...registryPath(namespace), name });
 }

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tailOfFile } from '../support/controlplane/process.ts';
+import { tailOfFile } from './controlplane/process.ts';
 
 export const REPOSITORY_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -10,11 +10,17 @@ export interface OperatorProcessOptions {
   kubeconfigPath: string;
   /** Origins the operator may send signed ECR requests to, beyond AWS's own. */
   allowedEndpoints: string[];
-  leaderElectionNamespace: string;
+  /** Further flags, such as `--leader-elect=false` or `--workers=8`. */
+  flags: string[];
   metricsPort: number;
   healthPort: number;
   /** stdout and stderr (JSON log lines) go here. */
   logPath: string;
+  /**
+   * A process group of its own, so a Ctrl-C in the terminal reaches only the caller (the demo), which
+   * then stops the operator with one SIGTERM, as the kubelet would.
+   */
+  detached?: boolean;
 }
 
 export interface OperatorExit {
@@ -24,14 +30,14 @@ export interface OperatorExit {
 
 /**
  * The operator as a separate process, started exactly as the container starts it (`node src/main.ts`
- * plus flags). It gets a process group of its own, so a Ctrl-C in the terminal reaches only the demo,
- * which then stops it with one SIGTERM, as the kubelet would.
+ * plus flags), for the demo and the benchmark; its memory and its log are its own.
  */
 export class OperatorProcess {
   readonly args: string[];
   readonly logPath: string;
   readonly metricsUrl: string;
   readonly readyzUrl: string;
+  readonly startedAtMs = Date.now();
   private readonly child: ChildProcess;
   private exitStatus: OperatorExit | undefined;
   private readonly exited: Promise<OperatorExit>;
@@ -49,7 +55,7 @@ export class OperatorProcess {
         resolve(this.exitStatus);
       });
     });
-    // Whatever ends the demo (an error included), the operator must not outlive it.
+    // Whatever ends the caller (an error included), the operator must not outlive it.
     const killOnExit = () => {
       if (this.exitStatus === undefined && child.pid !== undefined) {
         try {
@@ -68,16 +74,15 @@ export class OperatorProcess {
       'src/main.ts',
       `--kubeconfig=${options.kubeconfigPath}`,
       `--allowed-endpoints=${options.allowedEndpoints.join(',')}`,
-      '--leader-elect=true',
-      `--leader-election-namespace=${options.leaderElectionNamespace}`,
       `--metrics-bind-address=127.0.0.1:${options.metricsPort}`,
       `--health-probe-bind-address=127.0.0.1:${options.healthPort}`,
+      ...options.flags,
     ];
     const log = fs.openSync(options.logPath, 'a');
     let child: ChildProcess;
     try {
-      // process.execPath: the Node 24 that runs the demo (npm puts the `node` devDependency first on PATH).
-      child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', log, log], detached: true });
+      // process.execPath: the Node 24 that runs the caller (npm puts the `node` devDependency first on PATH).
+      child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', log, log], detached: options.detached ?? false });
     } finally {
       fs.closeSync(log);
     }
@@ -88,7 +93,8 @@ export class OperatorProcess {
     return new OperatorProcess(child, args, options);
   }
 
-  get pid(): number | undefined {
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error('the operator has no pid');
     return this.child.pid;
   }
 
@@ -101,14 +107,21 @@ export class OperatorProcess {
     return this.exitStatus !== undefined && !this.stopping;
   }
 
+  assertRunning(): void {
+    if (this.exitStatus) throw new Error(`the operator exited (${describeExit(this.exitStatus)})\n${this.logTail(15)}`);
+  }
+
   /** The command line as a person would type it. */
   commandLine(): string {
     return ['node', ...this.args].join(' ');
   }
 
-  /** Waits for /readyz to answer 200 (informers synced); fails with the log's tail if the process exits first. */
+  /**
+   * Waits for /readyz to answer 200 (informers synced) and returns the milliseconds since spawn;
+   * fails with the log's tail if the process exits first.
+   */
   async waitUntilReady(timeoutMs = 60_000): Promise<number> {
-    const started = Date.now();
+    const started = this.startedAtMs;
     for (;;) {
       if (this.exitStatus) throw new Error(`the operator exited (${describeExit(this.exitStatus)}) before it was ready\n${this.logTail(15)}`);
       try {
@@ -119,7 +132,17 @@ export class OperatorProcess {
         // Not listening yet.
       }
       if (Date.now() - started > timeoutMs) throw new Error(`the operator was not ready within ${timeoutMs} ms\n${this.logTail(15)}`);
-      await sleep(200);
+      await sleep(100);
+    }
+  }
+
+  /** The /metrics text, or undefined when it does not answer. */
+  async metricsText(): Promise<string | undefined> {
+    try {
+      const response = await fetch(this.metricsUrl, { signal: AbortSignal.timeout(2000) });
+      return await response.text();
+    } catch {
+      return undefined;
     }
   }
 
