@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { makeApiClient } from './kube/clients.ts';
 import { Registry } from 'prom-client';
 import { type Config, ConfigError, describeConfig, loadConfig, loadKubeConfig } from './config.ts';
 import { type ObservabilityServer, type ProbeResult, type Probes, startObservabilityServer } from './observability/health-server.ts';
@@ -134,7 +135,7 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
   }
   const le = config.leaderElection;
   elector = new LeaderElector({
-    api: kubeConfig.makeApiClient(CoordinationV1Api),
+    api: makeApiClient(kubeConfig, CoordinationV1Api),
     namespace: le.namespace,
     name: le.name,
     // A new suffix per start: a restarted pod must not mistake its predecessor's Lease for its own.

@@ -132,10 +132,8 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   const policy = refreshBeforeMs === undefined ? {} : { refreshBeforeMs };
   const isDue = (token: EcrAuthorization) => refreshTime(token, policy, registry.metadata.uid!).getTime() <= now.getTime() || token.expiresAt <= now;
 
-  // The Secret we will write must be ours, or not exist yet.
-  // The cache holds only Secrets we label; a miss is checked directly, so a foreign Secret of that
-  // name is reported before any ECR call is spent on it.
-  let current: V1Secret | undefined = deps.reads.managedSecret(namespace, secretName) ?? (await deps.reads.secret(namespace, secretName));
+  // The Secret we will write must be ours, or not exist yet. The cache holds only Secrets we label.
+  let current: V1Secret | undefined = deps.reads.managedSecret(namespace, secretName);
   if (current && !isOwnedBy(current, registry)) return conflict(current);
   const held = current ? readHeldToken(current) : undefined;
   const heldUsable = held !== undefined && held.expiresAt > now;
@@ -148,10 +146,17 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   if (!credentials.ok) return fail(credentials.reason, credentials.message, false, heldUsable);
   const fingerprint = credentialFingerprint(credentials.set);
 
-  let token: EcrAuthorization;
+  let token: EcrAuthorization | undefined;
   if (held && heldUsable && held.credentialsFingerprint === fingerprint && !isDue(held)) {
     token = held;
   } else {
+    token = deps.tokens.peek(credentials.set, (t) => !isDue(t));
+  }
+  if (!token) {
+    // About to spend an ECR call: first make sure a cache miss is not a foreign Secret of that name
+    // (otherwise the create below would find it, with a 409, and no call would be wasted).
+    current ??= await deps.reads.secret(namespace, secretName);
+    if (current && !isOwnedBy(current, registry)) return conflict(current);
     try {
       token = await deps.tokens.get(credentials.set, (t) => !isDue(t));
     } catch (error) {

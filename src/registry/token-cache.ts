@@ -51,6 +51,12 @@ export class SharedTokenCache {
     }
   }
 
+  /** The cached token for the set if `isFresh` accepts it, without calling ECR. */
+  peek(set: AwsCredentialSet, isFresh: (token: EcrAuthorization) => boolean): EcrAuthorization | undefined {
+    const token = this.#entries.get(credentialFingerprint(set))?.token;
+    return token && token.expiresAt.getTime() > this.#now() && isFresh(token) ? token : undefined;
+  }
+
   /** How many credential sets hold a token or a call; for metrics and tests. */
   get size(): number {
     return this.#entries.size;

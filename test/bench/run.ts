@@ -15,6 +15,7 @@ import { EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { diffCounts, requestCounts } from './apiserver-metrics.ts';
 import { bareWrites } from './bare-writes.ts';
 import { createFleet, registryPath, waitForFleet } from './fleet.ts';
+import { cpuMeter } from './cpu.ts';
 import { createImports, waitForImports } from './imports.ts';
 import { bareNodeFloor, heapFigures, MemorySampler, mib } from './memory.ts';
 import { OperatorProcess } from '../support/operator-process.ts';
@@ -92,8 +93,8 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   // 2. The denominator first, while no operator watches, so nothing reacts to its objects.
   if (settings.scenarios.has('bare')) {
     log(`scenario 2: bare client writes ${settings.registries} Secrets + ${settings.registries} status patches, concurrency ${settings.workers}`);
-    const bare = await bareWrites(kubeConfig, settings.registries, settings.workers);
-    report.bare = { seconds: round(bare.ms / 1000), writes: bare.writes, concurrency: settings.workers };
+    const bare = await bareWrites(kubeConfig, settings.registries, settings.workers, () => cpuMeter({ ...controlPlane.pids(), bench: process.pid }));
+    report.bare = { seconds: round(bare.ms / 1000), writes: bare.writes, concurrency: settings.workers, cpuSeconds: bare.cpuSeconds };
     log(`bare writes took ${round(bare.ms / 1000)} s`);
   }
 
@@ -117,6 +118,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
     logPath: path.join(os.tmpdir(), `bench-operator-${Date.now()}.log`),
   });
   running.operator = operator;
+  const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
   const sampler = new MemorySampler(operator.pid);
   running.sampler = sampler;
   report.operatorLog = operator.logPath;
@@ -134,6 +136,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
     },
   });
   const convergenceMs = converged.convergedAtMs - operator.startedAtMs;
+  const cpuSeconds = convergenceCpu();
   const after = await requestCounts(kubeConfig);
   const ecrAfter = emulator.counters();
   const requests = diffCounts(before, after);
@@ -149,6 +152,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
     operatorReadyzMs: readyMs,
     seconds: round(convergenceMs / 1000),
     secondsAfterReadyz: round((convergenceMs - readyMs) / 1000),
+    cpuSeconds,
     getAuthorizationTokenCalls: gat,
     ecrCallsByAction: diffRecord(ecrBefore.byAction, ecrAfter.byAction),
     benchPolls: converged.polls,

@@ -268,6 +268,21 @@ describe('EcrRegistry controller', function () {
     await expectWarning('PullSecretConflict');
   });
 
+  it('reports a conflict, found on create, when the credentials already hold a cached token', async () => {
+    const { core } = adminClients();
+    const key = await registryWithKey('first');
+    await waitForReason('first', 'True', 'PullSecretReady');
+    const foreign = await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'taken' }, stringData: { note: 'not yours' } } });
+    emulator.resetCounters();
+    await createRegistry(namespace, 'second', spec({ pullSecret: { name: 'taken' } }));
+    const registry = await waitForReason('second', 'False', 'PullSecretConflict');
+    expect(readyCondition(registry)?.message).to.include('taken');
+    expect(emulator.callCount({ accessKeyId: key.accessKeyId }), 'the shared token was reused, no call spent').to.equal(0);
+    const after = await core.readNamespacedSecret({ namespace, name: 'taken' });
+    expect(after.metadata?.resourceVersion).to.equal(foreign.metadata?.resourceVersion);
+    expect(after.data).to.deep.equal(foreign.data);
+  });
+
   it('appends to ServiceAccounts, repairs a removed entry, and removes it on deletion', async () => {
     const { core } = adminClients();
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'builder' }, imagePullSecrets: [{ name: 'existing' }] } });

@@ -157,6 +157,13 @@ export class ControlPlane {
     await waitUntilServed(this.kubeConfig(), [...this.crds.values()]);
   }
 
+  /** The pids of etcd and kube-apiserver while they run (for the benchmark's CPU and memory figures). */
+  pids(): { etcd?: number; apiServer?: number } {
+    const etcd = this.etcd.managedProcess?.pid;
+    const apiServer = this.apiServer?.managedProcess?.pid;
+    return { ...(etcd !== undefined ? { etcd } : {}), ...(apiServer !== undefined ? { apiServer } : {}) };
+  }
+
   /** Throws, quoting its log, if etcd or kube-apiserver has died without being stopped. */
   assertRunning(): void {
     this.etcd.managedProcess?.assertRunning();

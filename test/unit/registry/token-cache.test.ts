@@ -226,4 +226,17 @@ describe('SharedTokenCache', () => {
     expect((await pending).password).to.equal('late');
     expect((await other).password).to.equal('other');
   });
+
+  it('peeks at a cached token the caller finds fresh, without calling ECR', async () => {
+    const source = new CountingTokenSource(now, HOUR);
+    const cache = new SharedTokenCache({ source, now });
+    expect(cache.peek(KEYS, always), 'nothing cached yet').to.equal(undefined);
+    const first = await cache.get(KEYS, never);
+    expect(cache.peek({ ...KEYS }, always)).to.equal(first);
+    expect(cache.peek(KEYS, never), 'the caller decides freshness').to.equal(undefined);
+    expect(cache.peek(ROTATED_KEYS, always), 'other keys have their own token').to.equal(undefined);
+    nowMs += HOUR;
+    expect(cache.peek(KEYS, always), 'an expired token is never handed out').to.equal(undefined);
+    expect(source.calls).to.equal(1);
+  });
 });
