@@ -85,6 +85,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     clients,
     ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
     registries: registries.registries,
+    readSecret: registries.readSecret,
     enqueueRegistry: (key) => registries.controller.enqueue(key),
     events,
     clock,

@@ -1,4 +1,4 @@
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import { API_GROUP, API_VERSION, IMAGE_IMPORT } from '../api/group.ts';
 import type { ImageImport } from '../api/image-import.ts';
@@ -7,7 +7,6 @@ import type { EcrCallObserver } from '../aws/ecr-token.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import type { KubeClients } from '../kube/clients.ts';
 import type { Logger } from '../observability/logger.ts';
-import { kubeDirectReads } from '../kube/direct-reads.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
@@ -28,6 +27,8 @@ export interface ImageImportControllerOptions {
   namespace?: string;
   /** The registry controller's informer: the import reads registries from it and follows their changes. */
   registries: Informer<EcrRegistry>;
+  /** Reads a Secret (credentials, pull secret) through the registry controller's caches. */
+  readSecret: (namespace: string, name: string) => Promise<V1Secret | undefined>;
   /** Asks the registry controller to look at a registry again (an ImageImport that uses it appeared or went). */
   enqueueRegistry: (key: string) => void;
   events: ImportEventSink;
@@ -79,11 +80,10 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
       (ns ? customObjects.listNamespacedCustomObject({ ...crd, namespace: ns }) : customObjects.listClusterCustomObject(crd)) as Promise<ListResult<ImageImport>>,
   });
 
-  const direct = kubeDirectReads(o.clients);
   const reads: ImageImportReads = {
     imageImport: (namespace, name) => imageImports.get(namespace, name),
     registry: (namespace, name) => o.registries.get(namespace, name),
-    secret: (namespace, name) => direct.secret(namespace, name),
+    secret: o.readSecret,
   };
   const ledger = new ImportLedger();
   const retryBackoff = new ExponentialBackoffRateLimiter({ baseDelayMs: 5_000, maxDelayMs: 300_000, jitter: 0.2 });

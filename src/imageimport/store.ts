@@ -2,7 +2,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import type { ImageImport, ImageImportStatus } from '../api/image-import.ts';
 
-/** Reads of current state: the informer caches for our resources, direct reads for Secrets (never cached wholesale). */
+/** Reads of current state: informer caches, and Secrets from the registry controller's caches or read directly (never cached wholesale). */
 export interface ImageImportReads {
   imageImport(namespace: string, name: string): ImageImport | undefined;
   registry(namespace: string, name: string): EcrRegistry | undefined;

@@ -11,6 +11,7 @@ import {
   ServerConfiguration,
   setHeaderMiddleware,
   setHeaderOptions,
+  Watch,
 } from '@kubernetes/client-node';
 
 /** The typed API clients the operator uses, made once from one KubeConfig. */
@@ -69,6 +70,28 @@ function sharedPoolAuthentication(kubeConfig: KubeConfig): SecurityAuthenticatio
   return auth;
 }
 
+/** Accept headers that make the apiserver answer a watch, or a list, with each object's metadata only. */
+export const METADATA_ONLY = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const METADATA_ONLY_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+
+/**
+ * client-node's Watch over the KubeConfig's shared connection pool, optionally asking for metadata
+ * only (`accept`: METADATA_ONLY). Watch uses just these two members of the KubeConfig it is given.
+ */
+export function makeWatch(kubeConfig: KubeConfig, options: { accept?: string } = {}): Watch {
+  const auth = sharedPoolAuthentication(kubeConfig);
+  const config: Pick<KubeConfig, 'getCurrentCluster' | 'applySecurityAuthentication'> = {
+    getCurrentCluster: () => kubeConfig.getCurrentCluster(),
+    async applySecurityAuthentication(context: RequestContext) {
+      await auth.applySecurityAuthentication(context);
+      if (options.accept) context.setHeaderParam('Accept', options.accept);
+    },
+  };
+  return new Watch(config as KubeConfig);
+}
+
 /** Request options that send a body as the given patch type. */
 export const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 export const jsonPatch = () => setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+/** Request options that ask for metadata only (list calls through the typed clients). */
+export const metadataOnly = () => setHeaderOptions('Accept', METADATA_ONLY_LIST);

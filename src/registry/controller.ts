@@ -2,7 +2,7 @@ import type { KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import { API_GROUP, API_VERSION, ECR_REGISTRY, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../api/group.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
-import type { KubeClients } from '../kube/clients.ts';
+import { type KubeClients, METADATA_ONLY, makeWatch, metadataOnly } from '../kube/clients.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
@@ -40,12 +40,17 @@ export interface RegistryController {
   stop(deadlineMs?: number): Promise<void>;
   waitForSync(signal?: AbortSignal): Promise<void>;
   hasSynced(): boolean;
+  /**
+   * A Secret from this controller's caches (the pull secrets it manages, the credentials Secrets
+   * registries reference), or read directly when neither holds it.
+   */
+  readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
 }
 
 /**
  * Wires the EcrRegistry reconciler to its inputs: the registries, the pull secrets it manages
- * (label-selected), and name-scoped watches on exactly the credentials Secrets and ServiceAccounts
- * that registries reference — never a cache of every Secret in the cluster.
+ * (label-selected), and metadata-only watches of the namespaces that hold the credentials Secrets and
+ * ServiceAccounts registries reference, keeping only those objects — never a cache of every Secret.
  */
 export function createRegistryController(o: RegistryControllerOptions): RegistryController {
   const { core, customObjects } = o.clients;
@@ -82,26 +87,29 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
   const enqueueHolders = (holders: string[]) => {
     for (const holder of holders) controller.enqueue(holder);
   };
+  const direct = kubeDirectReads(o.clients);
+  const metadataWatchSource = makeWatch(o.kubeConfig, { accept: METADATA_ONLY });
   const credentialSecrets = new ReferenceWatches<V1Secret>({
     name: 'credentials-secrets',
-    kubeConfig: o.kubeConfig,
+    metadataWatchSource,
     clock: o.clock,
     logger: o.logger,
     pathFor: (namespace) => `/api/v1/namespaces/${namespace}/secrets`,
-    listFor: (namespace) => (opts) => core.listNamespacedSecret({ namespace, ...opts }),
+    listMetadataFor: (namespace) => (opts) => core.listNamespacedSecret({ namespace, ...opts }, metadataOnly()),
+    read: direct.secret,
     onChange: enqueueHolders,
   });
   const serviceAccounts = new ReferenceWatches<V1ServiceAccount>({
     name: 'serviceaccounts',
-    kubeConfig: o.kubeConfig,
+    metadataWatchSource,
     clock: o.clock,
     logger: o.logger,
     pathFor: (namespace) => `/api/v1/namespaces/${namespace}/serviceaccounts`,
-    listFor: (namespace) => (opts) => core.listNamespacedServiceAccount({ namespace, ...opts }),
+    listMetadataFor: (namespace) => (opts) => core.listNamespacedServiceAccount({ namespace, ...opts }, metadataOnly()),
+    read: direct.serviceAccount,
     onChange: enqueueHolders,
   });
 
-  const direct = kubeDirectReads(o.clients);
   // resourceVersions of the pull secrets this process wrote last, so their watch echoes don't requeue.
   const ownWrites = new Map<string, string>();
   const recordWrite = (secret: V1Secret) => {
@@ -114,17 +122,14 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     createSecret: async (secret) => recordWrite(await observed.createSecret(secret)),
     replaceSecret: async (secret) => recordWrite(await observed.replaceSecret(secret)),
   };
+  const readSecret = async (namespace: string, name: string): Promise<V1Secret | undefined> => {
+    return pullSecrets.get(namespace, name) ?? credentialSecrets.get(namespace, name);
+  };
   const reads: RegistryReads = {
     registry: (namespace, name) => registries.get(namespace, name),
     managedSecret: (namespace, name) => pullSecrets.get(namespace, name),
-    async secret(namespace, name) {
-      const watched = credentialSecrets.get(namespace, name);
-      return watched.synced ? watched.object : direct.secret(namespace, name);
-    },
-    async serviceAccount(namespace, name) {
-      const watched = serviceAccounts.get(namespace, name);
-      return watched.synced ? watched.object : direct.serviceAccount(namespace, name);
-    },
+    secret: readSecret,
+    serviceAccount: (namespace, name) => serviceAccounts.get(namespace, name),
     registryUsers: (namespace, name) => o.registryUsers?.(namespace, name) ?? [],
   };
 
@@ -182,6 +187,7 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
       await Promise.all([registries.waitForSync(signal), pullSecrets.waitForSync(signal)]);
     },
     hasSynced: () => registries.hasSynced() && pullSecrets.hasSynced(),
+    readSecret,
   };
 }
 

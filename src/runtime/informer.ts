@@ -1,4 +1,5 @@
-import { type KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { makeWatch } from '../kube/clients.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { formatKey, keyOfObject } from './keys.ts';
@@ -59,6 +60,8 @@ export interface InformerOptions<T extends KubernetesObject> {
   logger?: Logger;
   /** Backoff between failed lists or watches; defaults to 1 s doubling to 30 s, with jitter. */
   backoff?: RateLimiter;
+  /** Shapes each received object before it is cached (after managedFields are dropped), e.g. to keep only what is read. */
+  transform?: (object: T) => T;
   /** A watch that ends cleanly sooner than this without delivering anything counts as a failure, so a server that closes at once is not hammered. */
   minWatchDurationMs?: number;
 }
@@ -68,7 +71,9 @@ const BACKOFF_KEY = 'list-watch';
 /**
  * List-then-watch cache of one resource collection, after client-go's reflector and informer.
  *
- * The cache holds the objects as received, keyed by `namespace/name`. Objects returned by
+ * The cache holds the objects as received, less `metadata.managedFields` (the operator never reads
+ * them, and they are often the largest part of an object; controller-runtime's
+ * TransformStripManagedFields), keyed by `namespace/name`. Objects returned by
  * `get`/`list` and passed to handlers are shared with the cache: treat them as read-only
  * (copy with `structuredClone` before changing one).
  *
@@ -87,6 +92,7 @@ export class Informer<T extends KubernetesObject> {
   private readonly logger: Logger;
   private readonly backoff: RateLimiter;
   private readonly minWatchDurationMs: number;
+  private readonly transform: ((object: T) => T) | undefined;
 
   private cache = new Map<string, T>();
   private readonly handlers = new Set<InformerHandler<T>>();
@@ -115,8 +121,9 @@ export class Informer<T extends KubernetesObject> {
     this.backoff =
       options.backoff ?? new ExponentialBackoffRateLimiter({ baseDelayMs: 1000, maxDelayMs: 30_000, jitter: 0.5 });
     this.minWatchDurationMs = options.minWatchDurationMs ?? 1000;
+    this.transform = options.transform;
     if (options.watchSource) this.source = options.watchSource;
-    else if (options.kubeConfig) this.source = new Watch(options.kubeConfig);
+    else if (options.kubeConfig) this.source = makeWatch(options.kubeConfig);
     else throw new Error(`informer ${options.name}: kubeConfig or watchSource is required`);
   }
 
@@ -290,7 +297,7 @@ export class Informer<T extends KubernetesObject> {
       this.logger.warn('ignoring watch event without an object name', { phase });
       return;
     }
-    const object = raw as T;
+    const object = this.shape(raw as T);
     this.watchDeliveredEvents = true;
     this.backoff.forget(BACKOFF_KEY);
     const resourceVersion = object.metadata?.resourceVersion;
@@ -358,10 +365,17 @@ export class Informer<T extends KubernetesObject> {
     }, delayMs);
   }
 
+  private shape(received: T): T {
+    const object = withoutManagedFields(received);
+    return this.transform ? this.transform(object) : object;
+  }
+
   /** Replaces the cache with a fresh list and emits the differences. */
   private replace(result: ListResult<T>): void {
     const next = new Map<string, T>();
-    for (const item of result.items) {
+    // A metadata-only list of an empty collection has `"items": null`.
+    for (const received of result.items ?? []) {
+      const item = this.shape(received);
       const key = keyOfObject(item);
       if (key) next.set(key, item);
     }
@@ -434,4 +448,10 @@ function asStatus(value: unknown): { code?: number; message?: string } {
 /** HTTP status of a watch failure: client-node sets `statusCode`, ApiException sets `code`. */
 function isTimeout(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'TimeoutError';
+}
+
+/** Drops managedFields from an object the informer has just received (and so owns). */
+function withoutManagedFields<T extends KubernetesObject>(object: T): T {
+  if (object.metadata && 'managedFields' in object.metadata) delete object.metadata.managedFields;
+  return object;
 }

@@ -1,4 +1,4 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from './clock.ts';
 import { Informer, type ListFunction, type WatchSource } from './informer.ts';
@@ -8,30 +8,43 @@ export interface ReferenceWatchesOptions<T extends KubernetesObject> {
   name: string;
   /** Collection path in a namespace, e.g. `/api/v1/namespaces/${namespace}/secrets`. */
   pathFor: (namespace: string) => string;
-  /** Lists one namespace's collection with the given selectors. */
-  listFor: (namespace: string) => ListFunction<T>;
+  /** Lists one namespace's collection, metadata only (PartialObjectMetadataList). */
+  listMetadataFor: (namespace: string) => ListFunction<KubernetesObject>;
+  /** Reads one whole object; undefined when it does not exist. */
+  read: (namespace: string, name: string) => Promise<T | undefined>;
   /** Called with the holders of a referenced object whenever it changes (appears, changes, goes). */
   onChange: (holders: string[]) => void;
-  kubeConfig?: KubeConfig;
-  watchSource?: WatchSource;
+  /** A watch source that asks for metadata only. */
+  metadataWatchSource: WatchSource;
   clock?: Clock;
   logger?: Logger;
 }
 
-interface Watched<T extends KubernetesObject> {
-  informer: Informer<T>;
-  holders: Set<string>;
+interface WatchedNamespace {
+  /** Name, namespace and resourceVersion of every object in the namespace; nothing else. */
+  informer: Informer<KubernetesObject>;
+  /** Referenced object name → its holders. */
+  references: Map<string, Set<string>>;
 }
 
 /**
- * Watches exactly the objects something references, one name-scoped watch each
- * (`fieldSelector=metadata.name=…`), instead of caching a whole collection such as every Secret
- * in the cluster. Watches start when the first holder references an object and stop with the last.
+ * Follows exactly the objects something references (the credentials Secrets and ServiceAccounts of
+ * EcrRegistries) without caching a whole collection such as every Secret in the cluster:
+ *
+ * - one metadata-only watch per namespace that holds a referenced object (name and resourceVersion of
+ *   its objects, nothing of their contents), so a change to a referenced object is seen at once, and
+ *   1,000 referenced Secrets in 50 namespaces cost 50 watches, not 1,000;
+ * - the whole objects of referenced names only, read once and kept while their resourceVersion is
+ *   the one the watch reports; a change drops the copy and the next `get` reads it again.
+ *
+ * A namespace's watch starts with its first referenced object and stops with its last.
  */
 export class ReferenceWatches<T extends KubernetesObject> {
   readonly #options: ReferenceWatchesOptions<T>;
-  readonly #watched = new Map<string, Watched<T>>();
+  readonly #namespaces = new Map<string, WatchedNamespace>();
   readonly #byHolder = new Map<string, Set<string>>();
+  /** Whole referenced objects by `namespace/name`, valid while their resourceVersion matches the watch. */
+  readonly #objects = new Map<string, T>();
 
   constructor(options: ReferenceWatchesOptions<T>) {
     this.#options = options;
@@ -39,69 +52,97 @@ export class ReferenceWatches<T extends KubernetesObject> {
 
   /** Replaces the set of objects `holder` references. */
   setReferences(holder: string, references: readonly ObjectKey[]): void {
-    const next = new Set(references.map((r) => formatKey(r.namespace, r.name)));
+    const next = new Map(references.map((r) => [formatKey(r.namespace, r.name), r]));
     const previous = this.#byHolder.get(holder) ?? new Set<string>();
     for (const key of previous) if (!next.has(key)) this.#release(key, holder);
-    for (const reference of references) {
-      const key = formatKey(reference.namespace, reference.name);
-      if (!previous.has(key)) this.#acquire(reference, holder);
-    }
+    for (const [key, reference] of next) if (!previous.has(key)) this.#acquire(reference, holder);
     if (next.size === 0) this.#byHolder.delete(holder);
-    else this.#byHolder.set(holder, next);
+    else this.#byHolder.set(holder, new Set(next.keys()));
   }
 
   /**
-   * The referenced object from its watch, once that watch has synced: `{ synced: false }` means
-   * the caller must read it directly; `{ synced: true, object: undefined }` means it doesn't exist.
+   * The object as it is now: from the kept copy while the namespace's watch says it is unchanged,
+   * undefined when the watch says it does not exist, and read otherwise.
    */
-  get(namespace: string, name: string): { synced: boolean; object?: T } {
-    const watched = this.#watched.get(formatKey(namespace, name));
-    if (!watched?.informer.hasSynced()) return { synced: false };
-    const object = watched.informer.get(namespace, name);
-    return object ? { synced: true, object } : { synced: true };
+  async get(namespace: string, name: string): Promise<T | undefined> {
+    const key = formatKey(namespace, name);
+    const watched = this.#namespaces.get(namespace);
+    if (!watched?.informer.hasSynced()) return this.#options.read(namespace, name);
+    const current = watched.informer.get(namespace, name);
+    if (!current) return undefined;
+    const kept = this.#objects.get(key);
+    if (kept && kept.metadata?.resourceVersion === current.metadata?.resourceVersion) return kept;
+    const read = await this.#options.read(namespace, name);
+    if (read && watched.references.has(name)) this.#objects.set(key, read);
+    return read;
   }
 
-  /** How many objects are being watched. */
-  get size(): number {
-    return this.#watched.size;
+  /** How many namespaces are being watched. */
+  get watchedNamespaces(): number {
+    return this.#namespaces.size;
+  }
+
+  /** How many whole objects are kept. */
+  get keptObjects(): number {
+    return this.#objects.size;
   }
 
   stop(): void {
-    for (const { informer } of this.#watched.values()) informer.stop();
-    this.#watched.clear();
+    for (const { informer } of this.#namespaces.values()) informer.stop();
+    this.#namespaces.clear();
     this.#byHolder.clear();
+    this.#objects.clear();
   }
 
   #acquire(reference: ObjectKey, holder: string): void {
-    const key = formatKey(reference.namespace, reference.name);
-    const existing = this.#watched.get(key);
-    if (existing) {
-      existing.holders.add(holder);
-      return;
-    }
-    const o = this.#options;
-    const informer = new Informer<T>({
-      name: `${o.name}:${key}`,
-      path: o.pathFor(reference.namespace),
-      list: o.listFor(reference.namespace),
-      fieldSelector: `metadata.name=${reference.name}`,
-      ...(o.kubeConfig ? { kubeConfig: o.kubeConfig } : {}),
-      ...(o.watchSource ? { watchSource: o.watchSource } : {}),
-      ...(o.clock ? { clock: o.clock } : {}),
-      ...(o.logger ? { logger: o.logger } : {}),
-    });
-    const watched: Watched<T> = { informer, holders: new Set([holder]) };
-    this.#watched.set(key, watched);
-    informer.on(() => o.onChange([...watched.holders]));
-    informer.start();
+    const watched = this.#namespaces.get(reference.namespace) ?? this.#watch(reference.namespace);
+    const holders = watched.references.get(reference.name) ?? new Set<string>();
+    holders.add(holder);
+    watched.references.set(reference.name, holders);
   }
 
   #release(key: string, holder: string): void {
-    const watched = this.#watched.get(key);
-    if (!watched) return;
-    watched.holders.delete(holder);
-    if (watched.holders.size > 0) return;
+    const slash = key.indexOf('/');
+    const namespace = key.slice(0, slash);
+    const name = key.slice(slash + 1);
+    const watched = this.#namespaces.get(namespace);
+    const holders = watched?.references.get(name);
+    if (!watched || !holders) return;
+    holders.delete(holder);
+    if (holders.size > 0) return;
+    watched.references.delete(name);
+    this.#objects.delete(key);
+    if (watched.references.size > 0) return;
     watched.informer.stop();
-    this.#watched.delete(key);
+    this.#namespaces.delete(namespace);
+  }
+
+  #watch(namespace: string): WatchedNamespace {
+    const o = this.#options;
+    const informer = new Informer<KubernetesObject>({
+      name: `${o.name}:${namespace}`,
+      path: o.pathFor(namespace),
+      list: o.listMetadataFor(namespace),
+      watchSource: o.metadataWatchSource,
+      // Only what tells one version from the next: labels and annotations can be large, and
+      // kubectl's last-applied-configuration annotation would hold a Secret's data.
+      transform: ({ metadata }) => ({ metadata: { name: metadata?.name, namespace: metadata?.namespace, resourceVersion: metadata?.resourceVersion, uid: metadata?.uid } }),
+      ...(o.clock ? { clock: o.clock } : {}),
+      ...(o.logger ? { logger: o.logger } : {}),
+    });
+    const watched: WatchedNamespace = { informer, references: new Map() };
+    this.#namespaces.set(namespace, watched);
+    informer.on((event) => {
+      const name = event.object.metadata?.name ?? '';
+      const holders = watched.references.get(name);
+      if (!holders) return;
+      const kept = this.#objects.get(formatKey(namespace, name));
+      if (kept && (event.type === 'DELETED' || kept.metadata?.resourceVersion !== event.object.metadata?.resourceVersion)) {
+        this.#objects.delete(formatKey(namespace, name));
+      }
+      o.onChange([...holders]);
+    });
+    informer.start();
+    return watched;
   }
 }

@@ -5,52 +5,10 @@ import {
   Informer,
   type InformerEvent,
   type ListResult,
-  type WatchQueryParams,
-  type WatchSource,
 } from '../../../src/runtime/informer.ts';
 import { ExponentialBackoffRateLimiter } from '../../../src/runtime/rate-limiter.ts';
 import { FakeClock, settle } from '../../support/fake-clock.ts';
-
-interface FakeWatch {
-  path: string;
-  params: WatchQueryParams;
-  send(phase: string, object: unknown): void;
-  end(err?: unknown): void;
-  aborted: boolean;
-}
-
-class FakeWatchSource implements WatchSource {
-  readonly watches: FakeWatch[] = [];
-
-  async watch(
-    path: string,
-    params: WatchQueryParams,
-    onEvent: (phase: string, object: unknown) => void,
-    onDone: (err: unknown) => void,
-  ) {
-    const watch: FakeWatch = {
-      path,
-      params,
-      aborted: false,
-      send: (phase, object) => {
-        if (!watch.aborted) onEvent(phase, object);
-      },
-      end: (err) => {
-        if (!watch.aborted) onDone(err ?? null);
-      },
-    };
-    this.watches.push(watch);
-    return {
-      abort: () => {
-        watch.aborted = true;
-      },
-    };
-  }
-
-  get last(): FakeWatch {
-    return this.watches[this.watches.length - 1]!;
-  }
-}
+import { FakeWatchSource } from '../../support/fake-watch-source.ts';
 
 function secret(namespace: string, name: string, resourceVersion: string): KubernetesObject {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { namespace, name, resourceVersion } };
@@ -130,6 +88,55 @@ describe('Informer', () => {
     expect(informer.list('a').map((o) => o.metadata!.name)).to.deep.equal(['one']);
     expect(informer.list()).to.have.length(2);
     expect(informer.lastSyncResourceVersion()).to.equal('14');
+    informer.stop();
+  });
+
+  it('caches listed and watched objects without their managedFields', async () => {
+    const managed = (o: KubernetesObject) => ({ ...o, metadata: { ...o.metadata, managedFields: [{ manager: 'kubectl', operation: 'Apply' }] } });
+    const { source, informer } = setup({ items: [managed(secret('a', 'one', '5'))], metadata: { resourceVersion: '10' } });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    source.last.send('ADDED', managed(secret('a', 'two', '11')));
+    for (const name of ['one', 'two']) {
+      const cached = informer.get('a', name);
+      expect(cached?.metadata?.resourceVersion, name).to.be.a('string');
+      expect(cached?.metadata, name).to.not.have.property('managedFields');
+    }
+    informer.stop();
+  });
+
+  it('syncs empty from a list whose items are null, as a metadata-only list of an empty collection comes', async () => {
+    const { source, informer, events } = setup({ items: null as unknown as KubernetesObject[], metadata: { resourceVersion: '10' } });
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.list()).to.deep.equal([]);
+    await settle();
+    source.last.send('ADDED', secret('a', 'one', '11'));
+    expect(events).to.deep.equal(['ADDED a/one@11']);
+    informer.stop();
+  });
+
+  it('caches what its transform keeps of listed and watched objects', async () => {
+    const clock = new FakeClock();
+    const source = new FakeWatchSource();
+    const annotated = (name: string, resourceVersion: string): KubernetesObject => ({ metadata: { namespace: 'a', name, resourceVersion, annotations: { note: 'large' } } });
+    const informer = new Informer<KubernetesObject>({
+      name: 'metadata',
+      watchSource: source,
+      path: '/api/v1/namespaces/a/secrets',
+      list: async () => ({ items: [annotated('one', '5')], metadata: { resourceVersion: '10' } }),
+      transform: ({ metadata }) => ({ metadata: { namespace: metadata?.namespace, name: metadata?.name, resourceVersion: metadata?.resourceVersion } }),
+      clock,
+    });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    source.last.send('ADDED', annotated('two', '11'));
+    expect(informer.list().map((o) => o.metadata)).to.deep.equal([
+      { namespace: 'a', name: 'one', resourceVersion: '5' },
+      { namespace: 'a', name: 'two', resourceVersion: '11' },
+    ]);
     informer.stop();
   });
 
