@@ -43,7 +43,7 @@ export class OperatorMetrics {
     const registers = [options.registry];
     this.#reconciles = new Counter({
       name: `${PREFIX}reconcile_total`,
-      help: 'Reconciles finished, by controller and outcome (success, error, requeue).',
+      help: 'Reconciles finished, by controller and outcome (success, error, requeue_after: done with the next look scheduled).',
       labelNames: ['controller', 'outcome'],
       registers,
     });

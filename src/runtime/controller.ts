@@ -28,7 +28,8 @@ export class TerminalError extends Error {
   }
 }
 
-export type ReconcileOutcome = 'success' | 'error' | 'requeue';
+/** As controller-runtime's result label: requeue_after is a success (or a wait) that scheduled the next look. */
+export type ReconcileOutcome = 'success' | 'error' | 'requeue_after';
 
 export interface ControllerMetrics {
   reconcileFinished(controller: string, outcome: ReconcileOutcome, seconds: number): void;
@@ -140,7 +141,7 @@ export class Controller {
       this.queue.forget(key);
       const requeueAfterMs = result?.requeueAfterMs;
       if (requeueAfterMs !== undefined) {
-        outcome = 'requeue';
+        outcome = 'requeue_after';
         this.queue.addAfter(key, requeueAfterMs);
       }
     } catch (err) {

@@ -21,12 +21,12 @@ describe('OperatorMetrics', () => {
     const { registry, metrics } = setup();
     metrics.controller.reconcileFinished('ecrregistry', 'success', 0.02);
     metrics.controller.reconcileFinished('ecrregistry', 'success', 0.03);
-    metrics.controller.reconcileFinished('ecrregistry', 'requeue', 0.2);
+    metrics.controller.reconcileFinished('ecrregistry', 'requeue_after', 0.2);
     metrics.controller.reconcileFinished('ecrregistry', 'error', 1.5);
     metrics.controller.reconcileFinished('imageimport', 'error', 0.5);
     expect(await samples(registry, 'ecr_operator_reconcile_total')).to.have.members([
       'ecr_operator_reconcile_total{controller="ecrregistry",outcome="success"} 2',
-      'ecr_operator_reconcile_total{controller="ecrregistry",outcome="requeue"} 1',
+      'ecr_operator_reconcile_total{controller="ecrregistry",outcome="requeue_after"} 1',
       'ecr_operator_reconcile_total{controller="ecrregistry",outcome="error"} 1',
       'ecr_operator_reconcile_total{controller="imageimport",outcome="error"} 1',
     ]);

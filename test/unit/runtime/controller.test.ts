@@ -209,7 +209,7 @@ describe('Controller', () => {
     await settle();
     expect(finished).to.deep.equal([
       ['test', 'error', 0.25],
-      ['test', 'requeue', 0.25],
+      ['test', 'requeue_after', 0.25],
       ['test', 'success', 0.25],
     ]);
     await controller.stop({ deadlineMs: 1000 });
