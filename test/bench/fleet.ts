@@ -2,6 +2,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@ku
 import type { EcrRegistry, EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
 import { API_GROUP, API_VERSION, ECR_REGISTRY, GROUP_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
 import type { EcrEmulator } from '../support/ecr-emulator/index.ts';
+import { Informer, type ListResult } from '../../src/runtime/informer.ts';
 import { runPool } from './pool.ts';
 
 export const ACCOUNT = '111122223333';
@@ -110,21 +111,59 @@ export async function fleetProgress(kubeConfig: KubeConfig, fleet: Fleet, withSe
   return { ready, secrets: ours.length, total: fleet.registries.length, listCalls: 2, secretList: ours };
 }
 
-/** Polls (a LIST of registries every 500 ms, then of pull secrets) until every registry of the set is Ready and has its pull secret. */
+/**
+ * Waits until every registry of the set is Ready at its generation and has its pull secret. It follows
+ * the registries with one watch (an informer), not with repeated LISTs: at 10,000 registries a LIST
+ * every half second would load the very apiserver the operator is measured on, which the bare loop
+ * never pays. Once all are Ready, one LIST of pull secrets confirms them (repeated every 500 ms in
+ * the rare case one lags).
+ */
 export async function waitForFleet(
   kubeConfig: KubeConfig,
   fleet: Fleet,
-  options: { timeoutMs: number; intervalMs?: number; assertAlive?: () => void; onProgress?: (p: ConvergenceProgress) => void },
+  options: { timeoutMs: number; assertAlive?: () => void; onProgress?: (p: ConvergenceProgress) => void },
 ): Promise<{ convergedAtMs: number; polls: number; lastProgress: ConvergenceProgress }> {
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const crd = { group: API_GROUP, version: API_VERSION, plural: ECR_REGISTRY.plural };
+  const informer = new Informer<EcrRegistry>({
+    name: `bench-${fleet.set}`,
+    kubeConfig,
+    path: `/apis/${API_GROUP}/${API_VERSION}/${ECR_REGISTRY.plural}`,
+    labelSelector: `${SET_LABEL}=${fleet.set}`,
+    list: (opts) => custom.listClusterCustomObject({ ...crd, ...opts }) as Promise<ListResult<EcrRegistry>>,
+  });
+  const total = fleet.registries.length;
+  const ready = new Set<string>();
+  let allReadyAtMs: number | undefined;
+  informer.on(({ type, object }) => {
+    const key = `${object.metadata.namespace}/${object.metadata.name}`;
+    const isReady = object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && object.status.observedGeneration === object.metadata.generation;
+    if (type !== 'DELETED' && isReady) ready.add(key);
+    else ready.delete(key);
+    if (ready.size === total) allReadyAtMs ??= Date.now();
+    else allReadyAtMs = undefined;
+  });
   const deadline = Date.now() + options.timeoutMs;
   let polls = 0;
-  for (;;) {
-    options.assertAlive?.();
-    const progress = await fleetProgress(kubeConfig, fleet, false);
-    polls += 1;
-    options.onProgress?.(progress);
-    if (progress.ready === progress.total && progress.secrets === progress.total) return { convergedAtMs: Date.now(), polls, lastProgress: progress };
-    if (Date.now() > deadline) throw new Error(`set ${fleet.set}: only ${progress.ready}/${progress.total} Ready and ${progress.secrets} pull secrets after ${options.timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 500));
+  let progress: ConvergenceProgress = { ready: 0, secrets: Number.NaN, total, listCalls: 0 };
+  informer.start();
+  try {
+    for (;;) {
+      options.assertAlive?.();
+      progress = { ready: ready.size, secrets: Number.NaN, total, listCalls: polls };
+      if (allReadyAtMs !== undefined) {
+        const readyAtMs = allReadyAtMs;
+        const checked = await fleetProgress(kubeConfig, fleet, true);
+        polls += 1;
+        progress = { ...checked, ready: ready.size, listCalls: polls };
+        // Pull secrets are written before the status that says Ready, so a first check that finds them all dates convergence to then.
+        if (checked.secrets === total) return { convergedAtMs: polls === 1 ? readyAtMs : Date.now(), polls, lastProgress: progress };
+      }
+      options.onProgress?.(progress);
+      if (Date.now() > deadline) throw new Error(`set ${fleet.set}: only ${progress.ready}/${total} Ready after ${options.timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, allReadyAtMs === undefined ? 100 : 500));
+    }
+  } finally {
+    informer.stop();
   }
 }

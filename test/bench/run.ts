@@ -16,9 +16,11 @@ import { diffCounts, requestCounts } from './apiserver-metrics.ts';
 import { bareWrites } from './bare-writes.ts';
 import { createFleet, registryPath, waitForFleet } from './fleet.ts';
 import { cpuMeter } from './cpu.ts';
+import { deploymentEnv } from './deployment-env.ts';
 import { createImports, waitForImports } from './imports.ts';
 import { bareNodeFloor, heapFigures, MemorySampler, mib } from './memory.ts';
-import { OperatorProcess } from '../support/operator-process.ts';
+import { buildImageLayout, type ImageLayout } from '../support/dockerfile.ts';
+import { OperatorProcess, REPOSITORY_ROOT } from '../support/operator-process.ts';
 import { measureRotationWave } from './rotation.ts';
 import { BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
 import { summarize } from './summary.ts';
@@ -30,6 +32,7 @@ interface Running {
   emulator?: EcrEmulator;
   operator?: OperatorProcess;
   sampler?: MemorySampler;
+  layout?: ImageLayout;
 }
 
 async function main(): Promise<number> {
@@ -82,6 +85,19 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   report.bareNodeFloor = floor;
   log(`bare Node floor: ${floor.hwmMiB} MiB`);
 
+  // The operator as shipped: the Dockerfile's own build (the bundle) and ENTRYPOINT (its Node flags).
+  let shipped: { entry: string[]; cwd: string; env: Record<string, string> } | undefined;
+  if (!settings.fromSource) {
+    log('building the image layout from the Dockerfile (npm ci, npm run build)');
+    const startedMs = Date.now();
+    const layout = await buildImageLayout({ contextDir: REPOSITORY_ROOT });
+    running.layout = layout;
+    const [program, ...entry] = layout.entrypoint;
+    if (program !== 'node') throw new Error(`the Dockerfile's ENTRYPOINT runs ${program}, not node`);
+    shipped = { entry, cwd: layout.appDir, env: { ...layout.env, ...(await deploymentEnv()) } };
+    report.imageLayoutBuildMs = Date.now() - startedMs;
+  }
+
   log('starting the control plane and the ECR emulator');
   const controlPlane = await startControlPlane();
   running.controlPlane = controlPlane;
@@ -112,6 +128,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   const operator = await OperatorProcess.start({
     kubeconfigPath: controlPlane.kubeconfigPath,
     allowedEndpoints: [emulator.url],
+    ...(shipped ?? {}),
     flags: ['--leader-elect=false', `--workers=${settings.workers}`, '--log-level=warn'],
     metricsPort: await freePort(),
     healthPort: await freePort(),
@@ -122,6 +139,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   const sampler = new MemorySampler(operator.pid);
   running.sampler = sampler;
   report.operatorLog = operator.logPath;
+  report.operatorCommand = `${operator.commandLine()}${shipped ? ` (in the Dockerfile's image layout, with the image's and the Deployment's env ${JSON.stringify(shipped.env)})` : ' (from source)'}`;
   log(`scenario 1: operator pid ${operator.pid} started; waiting for convergence`);
   const readyMs = await operator.waitUntilReady();
   let lastLog = 0;
@@ -157,7 +175,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
     ecrCallsByAction: diffRecord(ecrBefore.byAction, ecrAfter.byAction),
     benchPolls: converged.polls,
     apiserverRequests: requests,
-    note: 'apiserver reads include the bench polling (a LIST of registries per poll, then of secrets) and /metrics reads; writes are the operator alone',
+    note: 'apiserver reads include the bench following the registries (one LIST and WATCH) and one LIST of pull secrets at the end; writes are the operator alone',
     memory: {
       ...memory1,
       ...heap1,
@@ -265,7 +283,9 @@ async function teardown(running: Running): Promise<void> {
   await running.operator?.stop().catch((error: unknown) => log(`stopping the operator: ${String(error)}`));
   await running.emulator?.stop().catch((error: unknown) => log(`stopping the emulator: ${String(error)}`));
   await running.controlPlane?.stop().catch((error: unknown) => log(`stopping the control plane: ${String(error)}`));
+  await running.layout?.remove().catch((error: unknown) => log(`removing the image layout: ${String(error)}`));
   running.operator = undefined;
+  running.layout = undefined;
   running.emulator = undefined;
   running.controlPlane = undefined;
 }

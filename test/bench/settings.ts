@@ -13,6 +13,8 @@ export interface BenchSettings {
   /** Scenario names to run: convergence, bare, steady, rotation, imports, memory. */
   scenarios: Set<string>;
   timeoutSeconds: number;
+  /** Run `node src/main.ts` instead of the image layout the Dockerfile builds (its bundle and Node flags). */
+  fromSource: boolean;
   out?: string;
 }
 
@@ -30,6 +32,7 @@ export const BENCH_HELP = [
   'BENCH_ROTATION_LIFETIME / --rotation-lifetime       token lifetime in seconds for the wave (default 60)',
   'BENCH_SCENARIOS / --scenarios          comma list of convergence,bare,steady,rotation,imports (default all)',
   'BENCH_TIMEOUT_SECONDS / --timeout-seconds  per-scenario wait limit (default 600)',
+  'BENCH_FROM_SOURCE / --from-source     1 runs node src/main.ts instead of the Dockerfile\'s image layout (default 0)',
   'BENCH_OUT / --out                      JSON report path (default <tmp>/bench-report-<time>.json)',
 ];
 
@@ -68,6 +71,7 @@ export function readBenchSettings(argv: readonly string[], env: Readonly<Record<
     rotationLifetimeSeconds: int('rotation-lifetime', 'BENCH_ROTATION_LIFETIME', 60, 10),
     scenarios,
     timeoutSeconds: int('timeout-seconds', 'BENCH_TIMEOUT_SECONDS', 600),
+    fromSource: int('from-source', 'BENCH_FROM_SOURCE', 0, 0) === 1,
     ...(out ? { out } : {}),
   };
 }

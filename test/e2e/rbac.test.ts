@@ -10,7 +10,7 @@ import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/en
 import { eventually } from '../support/eventually.ts';
 import { adminClients, getRegistry, pullSecretPassword, readSecret, readyCondition, registryGone } from '../support/fixtures.ts';
 import { ApiRecorder } from './support/api-recorder.ts';
-import { buildImageLayout, type ImageLayout } from './support/dockerfile.ts';
+import { buildImageLayout, type ImageLayout } from '../support/dockerfile.ts';
 import { killAllOperatorProcesses, type OperatorProcess, startOperatorProcess } from './support/operator-process.ts';
 import { allows, describePermission, describeRequest, type Permission, permissionsOf, requestAttributes } from './support/rbac-audit.ts';
 import {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { trackTempDir, untrackTempDir } from '../../support/controlplane/cleanup.ts';
+import { trackTempDir, untrackTempDir } from './controlplane/cleanup.ts';
 
 /**
  * The file layout the Dockerfile's final stage produces, built on disk without Docker by following the

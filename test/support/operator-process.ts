@@ -10,6 +10,12 @@ export interface OperatorProcessOptions {
   kubeconfigPath: string;
   /** Origins the operator may send signed ECR requests to, beyond AWS's own. */
   allowedEndpoints: string[];
+  /** What `node` runs, with any Node flags before it; default `src/main.ts`. */
+  entry?: string[];
+  /** Where it runs; default the repository root. */
+  cwd?: string;
+  /** Environment on top of the caller's, such as an image's ENV. */
+  env?: Record<string, string>;
   /** Further flags, such as `--leader-elect=false` or `--workers=8`. */
   flags: string[];
   metricsPort: number;
@@ -71,7 +77,7 @@ export class OperatorProcess {
 
   static async start(options: OperatorProcessOptions): Promise<OperatorProcess> {
     const args = [
-      'src/main.ts',
+      ...(options.entry ?? ['src/main.ts']),
       `--kubeconfig=${options.kubeconfigPath}`,
       `--allowed-endpoints=${options.allowedEndpoints.join(',')}`,
       `--metrics-bind-address=127.0.0.1:${options.metricsPort}`,
@@ -82,7 +88,7 @@ export class OperatorProcess {
     let child: ChildProcess;
     try {
       // process.execPath: the Node 24 that runs the caller (npm puts the `node` devDependency first on PATH).
-      child = spawn(process.execPath, args, { cwd: REPOSITORY_ROOT, stdio: ['ignore', log, log], detached: options.detached ?? false });
+      child = spawn(process.execPath, args, { cwd: options.cwd ?? REPOSITORY_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', log, log], detached: options.detached ?? false });
     } finally {
       fs.closeSync(log);
     }

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { trackPid, untrackPid } from '../../support/controlplane/cleanup.ts';
-import type { ImageLayout } from './dockerfile.ts';
+import type { ImageLayout } from '../../support/dockerfile.ts';
 
 /** One JSON log line of the operator; lines that are not JSON keep their text in `message`. */
 export interface LogRecord {
