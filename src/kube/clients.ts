@@ -21,7 +21,7 @@ export interface KubeClients {
   events: EventsV1Api;
 }
 
-export const USER_AGENT = 'ecr-pullsecrets-operator/0.1.0';
+const USER_AGENT = 'ecr-pullsecrets-operator/0.1.0';
 
 export function createKubeClients(kubeConfig: KubeConfig): KubeClients {
   return {

@@ -122,9 +122,8 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     createSecret: async (secret) => recordWrite(await observed.createSecret(secret)),
     replaceSecret: async (secret) => recordWrite(await observed.replaceSecret(secret)),
   };
-  const readSecret = async (namespace: string, name: string): Promise<V1Secret | undefined> => {
-    return pullSecrets.get(namespace, name) ?? credentialSecrets.get(namespace, name);
-  };
+  const readSecret = async (namespace: string, name: string): Promise<V1Secret | undefined> =>
+    pullSecrets.get(namespace, name) ?? credentialSecrets.get(namespace, name);
   const reads: RegistryReads = {
     registry: (namespace, name) => registries.get(namespace, name),
     managedSecret: (namespace, name) => pullSecrets.get(namespace, name),
