@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { withSharedRoleSessions } from './aws/ecr-client.ts';
 import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
 import { type EcrCallObserver, SdkEcrTokenSource } from './aws/ecr-token.ts';
 import { createImageImportController, type ImageImportController } from './imageimport/controller.ts';
@@ -56,10 +57,12 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     clock,
     logger: deps.logger,
   });
+  // One set of role sessions for every ECR client, token refreshes and import cycles alike.
+  const ecrClient = withSharedRoleSessions(deps.settings.stsEndpoint ? { stsEndpoint: deps.settings.stsEndpoint } : {});
   const tokens = new SharedTokenCache({
     source: new SdkEcrTokenSource({
       now: () => clock.now(),
-      ...(deps.settings.stsEndpoint ? { client: { stsEndpoint: deps.settings.stsEndpoint } } : {}),
+      client: ecrClient,
       ...(deps.observeEcrCall ? { observe: deps.observeEcrCall } : {}),
     }),
     now: () => clock.now(),
@@ -93,7 +96,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     endpointAllowlist,
     workers: deps.settings.workers,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    ...(deps.settings.stsEndpoint ? { ecrClient: { stsEndpoint: deps.settings.stsEndpoint } } : {}),
+    ecrClient,
     ...(deps.observeEcrCall ? { observeEcrCall: deps.observeEcrCall } : {}),
   });
   registries.start();

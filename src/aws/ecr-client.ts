@@ -1,13 +1,7 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AssumedRoleSessions, type AwsCredentialIdentity } from './assumed-roles.ts';
 import type { AwsCredentialSet } from './credential-set.ts';
-
-interface AwsCredentialIdentity {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-  expiration?: Date;
-}
 
 export interface EcrClientOptions {
   /** STS endpoint override for AssumeRole (the administrator's, never a resource's). */
@@ -16,16 +10,23 @@ export interface EcrClientOptions {
   requestTimeoutMs?: number;
   /** The SDK's own retries; the controller adds backoff across reconciles on top. */
   maxAttempts?: number;
+  /** Role sessions shared with other clients (withSharedRoleSessions); without it a client assumes its role itself. */
+  roleSessions?: AssumedRoleSessions;
+}
+
+/** The same options, with one set of role sessions for every client made from them. */
+export function withSharedRoleSessions(options: EcrClientOptions): EcrClientOptions {
+  return { ...options, roleSessions: new AssumedRoleSessions({ assume: (set) => assumeRole(set, options) }) };
 }
 
 /** An ECR client acting as the principal of a credential set, assuming its role first when one is set. */
 export function createEcrClient(set: AwsCredentialSet, options: EcrClientOptions = {}): ECRClient {
-  const base: AwsCredentialIdentity = {
-    accessKeyId: set.accessKeyId,
-    secretAccessKey: set.secretAccessKey,
-    ...(set.sessionToken ? { sessionToken: set.sessionToken } : {}),
-  };
-  const credentials = set.roleArn ? assumeRoleProvider(set, base, options) : base;
+  let credentials: AwsCredentialIdentity | (() => Promise<AwsCredentialIdentity>) = baseIdentity(set);
+  if (set.roleArn) {
+    const sessions = options.roleSessions ?? new AssumedRoleSessions({ assume: (s) => assumeRole(s, options) });
+    // The SDK calls this again when the identity's expiration nears; the sessions renew it then.
+    credentials = () => sessions.credentials(set);
+  }
   return new ECRClient({
     region: set.region,
     credentials,
@@ -35,41 +36,36 @@ export function createEcrClient(set: AwsCredentialSet, options: EcrClientOptions
   });
 }
 
-function assumeRoleProvider(set: AwsCredentialSet, base: AwsCredentialIdentity, options: EcrClientOptions) {
-  let cached: Promise<AwsCredentialIdentity> | undefined;
-  return () => {
-    cached ??= (async () => {
-      const sts = new STSClient({
-        region: set.region,
-        credentials: base,
-        maxAttempts: options.maxAttempts ?? 2,
-        ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}),
-      });
-      try {
-        const out = await sts.send(
-          new AssumeRoleCommand({
-            RoleArn: set.roleArn,
-            RoleSessionName: 'ecr-pullsecrets-operator',
-            ...(set.externalId ? { ExternalId: set.externalId } : {}),
-            DurationSeconds: 3600,
-          }),
-        );
-        const c = out.Credentials;
-        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('AssumeRole returned no credentials');
-        return {
-          accessKeyId: c.AccessKeyId,
-          secretAccessKey: c.SecretAccessKey,
-          ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
-          ...(c.Expiration ? { expiration: c.Expiration } : {}),
-        };
-      } finally {
-        sts.destroy();
-      }
-    })();
-    // A failed AssumeRole must not stick: the next call tries again.
-    cached.catch(() => {
-      cached = undefined;
-    });
-    return cached;
-  };
+function baseIdentity(set: AwsCredentialSet): AwsCredentialIdentity {
+  return { accessKeyId: set.accessKeyId, secretAccessKey: set.secretAccessKey, ...(set.sessionToken ? { sessionToken: set.sessionToken } : {}) };
+}
+
+/** One STS AssumeRole as the set's own keys, for the set's role (and external ID). */
+async function assumeRole(set: AwsCredentialSet, options: EcrClientOptions): Promise<AwsCredentialIdentity> {
+  const sts = new STSClient({
+    region: set.region,
+    credentials: baseIdentity(set),
+    maxAttempts: options.maxAttempts ?? 2,
+    ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}),
+  });
+  try {
+    const out = await sts.send(
+      new AssumeRoleCommand({
+        RoleArn: set.roleArn,
+        RoleSessionName: 'ecr-pullsecrets-operator',
+        ...(set.externalId ? { ExternalId: set.externalId } : {}),
+        DurationSeconds: 3600,
+      }),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey) throw new Error('AssumeRole returned no credentials');
+    return {
+      accessKeyId: c.AccessKeyId,
+      secretAccessKey: c.SecretAccessKey,
+      ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+      ...(c.Expiration ? { expiration: c.Expiration } : {}),
+    };
+  } finally {
+    sts.destroy();
+  }
 }

@@ -44,7 +44,7 @@ describe('ImageImport controller', function () {
 
   before(async () => {
     emulator = await EcrEmulator.start();
-    operator = await startTestOperator({ allowedEndpoints: [emulator.url] });
+    operator = await startTestOperator({ allowedEndpoints: [emulator.url], stsEndpoint: emulator.url });
   });
   after(async () => {
     await operator?.stop();
@@ -267,6 +267,25 @@ describe('ImageImport controller', function () {
       return found;
     });
     expect(events[0]).to.include({ type: 'Normal', note: `Tag latest moved from ${first.digest} to ${second.digest}` });
+  });
+
+  it('assumes a registry role once for its token and every import cycle, not once per client', async () => {
+    const key = newKey();
+    await credentialsFor(key);
+    const roleArn = `arn:aws:iam::${ACCOUNT}:role/ecr-puller`;
+    emulator.addRole({ roleArn });
+    emulator.createRepository({ accountId: ACCOUNT, region: REGION, name: repository });
+    emulator.pushImage({ ...repo(), tags: ['latest'] });
+    // The role session's calls carry its temporary key, so count this test's calls by action.
+    emulator.resetCounters();
+    await createRegistry(namespace, REGISTRY, registrySpec({ credentials: { secretRef: { name: CREDENTIALS }, roleArn } }));
+    await waitForRegistry('True');
+    await createImport({ tags: ['latest'], importPolicy: { interval: '10s' } });
+    const firstCycle = (await waitForImport('True', 'Imported')).status?.lastImportTime;
+    await eventually(async () => expect((await getImport()).status?.lastImportTime).to.not.equal(firstCycle), { timeoutMs: 25_000, intervalMs: 100 });
+    expect(emulator.callCount({ action: 'GetAuthorizationToken' }), 'token refreshes').to.equal(1);
+    expect(emulator.callCount({ action: 'BatchGetImage' }), 'import cycles').to.be.at.least(2);
+    expect(emulator.callCount({ action: 'AssumeRole', accessKeyId: key.accessKeyId }), 'AssumeRole calls').to.equal(1);
   });
 
   it('holds to one BatchGetImage and one DescribeImages per import cycle', async () => {
