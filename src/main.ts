@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { makeApiClient } from './kube/clients.ts';
 import { Registry } from 'prom-client';
 import { type Config, ConfigError, describeConfig, loadConfig, loadKubeConfig } from './config.ts';
+import { makeApiClient } from './kube/clients.ts';
 import { type ObservabilityServer, type ProbeResult, type Probes, startObservabilityServer } from './observability/health-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { OperatorMetrics } from './observability/metrics.ts';

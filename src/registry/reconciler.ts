@@ -153,8 +153,8 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
     token = deps.tokens.peek(credentials.set, (t) => !isDue(t));
   }
   if (!token) {
-    // About to spend an ECR call: first make sure a cache miss is not a foreign Secret of that name
-    // (otherwise the create below would find it, with a 409, and no call would be wasted).
+    // About to spend an ECR call: first make sure a cache miss is not a foreign Secret of that name.
+    // (With a token already in hand no call is at stake, and the create below meets such a Secret as a 409.)
     current ??= await deps.reads.secret(namespace, secretName);
     if (current && !isOwnedBy(current, registry)) return conflict(current);
     try {
