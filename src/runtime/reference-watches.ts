@@ -2,7 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from './clock.ts';
 import { Informer, type ListFunction, type WatchSource } from './informer.ts';
-import { formatKey, type ObjectKey } from './keys.ts';
+import { formatKey, type ObjectKey, parseKey } from './keys.ts';
 
 export interface ReferenceWatchesOptions<T extends KubernetesObject> {
   name: string;
@@ -102,9 +102,7 @@ export class ReferenceWatches<T extends KubernetesObject> {
   }
 
   #release(key: string, holder: string): void {
-    const slash = key.indexOf('/');
-    const namespace = key.slice(0, slash);
-    const name = key.slice(slash + 1);
+    const { namespace, name } = parseKey(key);
     const watched = this.#namespaces.get(namespace);
     const holders = watched?.references.get(name);
     if (!watched || !holders) return;
@@ -136,10 +134,9 @@ export class ReferenceWatches<T extends KubernetesObject> {
       const name = event.object.metadata?.name ?? '';
       const holders = watched.references.get(name);
       if (!holders) return;
-      const kept = this.#objects.get(formatKey(namespace, name));
-      if (kept && (event.type === 'DELETED' || kept.metadata?.resourceVersion !== event.object.metadata?.resourceVersion)) {
-        this.#objects.delete(formatKey(namespace, name));
-      }
+      const key = formatKey(namespace, name);
+      const kept = this.#objects.get(key);
+      if (kept && (event.type === 'DELETED' || kept.metadata?.resourceVersion !== event.object.metadata?.resourceVersion)) this.#objects.delete(key);
       o.onChange([...holders]);
     });
     informer.start();
