@@ -5,6 +5,7 @@ import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
 import { type BindAddress, parseBindAddress } from './observability/health-server.ts';
 import type { LogFormat } from './observability/logger.ts';
 import { parseDuration } from './runtime/duration.ts';
+import { JITTER_FACTOR } from './runtime/leader-election.ts';
 
 /**
  * The operator's settings, from flags and environment variables. This module is the only reader
@@ -88,8 +89,8 @@ const FLAGS: readonly FlagSpec[] = [
     help: 'Namespace of the leader election Lease.',
   },
   { name: 'leader-election-id', kind: 'string', defaultText: 'ecr-pullsecrets-operator', help: 'Name of the leader election Lease.' },
-  { name: 'lease-duration', kind: 'duration', defaultText: '15s', help: 'How long standbys wait after the last renewal before taking an unreleased Lease.' },
-  { name: 'renew-deadline', kind: 'duration', defaultText: '10s', help: 'How long the leader keeps trying to renew before it gives up leading.' },
+  { name: 'lease-duration', kind: 'duration', defaultText: '15s', help: 'How long standbys wait after the last renewal before taking an unreleased Lease; at least 1s longer than --renew-deadline.' },
+  { name: 'renew-deadline', kind: 'duration', defaultText: '10s', help: 'How long the leader keeps trying to renew before it gives up leading; longer than 1.2 × --retry-period.' },
   { name: 'retry-period', kind: 'duration', defaultText: '2s', help: 'Interval between Lease renewals and acquisition attempts.' },
   { name: 'metrics-bind-address', kind: 'string', defaultText: ':8080', help: 'host:port serving /metrics; 0 disables it.' },
   { name: 'health-probe-bind-address', kind: 'string', defaultText: ':8081', help: 'host:port serving /healthz and /readyz.' },
@@ -137,8 +138,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
   const retryPeriodMs = durationFlag('retry-period', value('retry-period') ?? '2s');
   // The Lease stores whole seconds; standbys count expiry from what the Lease says.
   if (leaseDurationMs % 1000 !== 0) throw invalid('lease-duration', value('lease-duration') ?? '', 'must be whole seconds');
-  if (leaseDurationMs <= renewDeadlineMs) throw new ConfigError('--lease-duration must be longer than --renew-deadline');
-  if (renewDeadlineMs <= retryPeriodMs) throw new ConfigError('--renew-deadline must be longer than --retry-period');
+  checkLeaderElectionTimings(leaseDurationMs, renewDeadlineMs, retryPeriodMs);
 
   const leaderElectionNamespace =
     value('leader-election-namespace') ?? nonEmpty(env.POD_NAMESPACE) ?? nonEmpty(readFile(SERVICE_ACCOUNT_NAMESPACE_FILE)?.trim()) ?? 'default';
@@ -282,6 +282,27 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
     }
   }
   return flags;
+}
+
+/** How long a request the leader sent just before giving up may take to reach the apiserver. */
+const IN_FLIGHT_ALLOWANCE_MS = 1_000;
+
+/**
+ * The leader stops at most renewDeadline after it sent its last successful renewal; a standby takes
+ * over no sooner than leaseDuration after that renewal was stored. The gap between the two must
+ * cover a write the leader sent just before stopping, so it lands before a standby can start.
+ * Retry jitter only delays a standby's next look, never hastens it, so it needs no margin there;
+ * on the leader's side client-go asks renewDeadline to exceed 1.2 retry periods.
+ */
+function checkLeaderElectionTimings(leaseDurationMs: number, renewDeadlineMs: number, retryPeriodMs: number): void {
+  if (leaseDurationMs < renewDeadlineMs + IN_FLIGHT_ALLOWANCE_MS) {
+    throw new ConfigError(
+      '--lease-duration must be at least 1s longer than --renew-deadline, so a standby cannot take over while the leader may still be writing',
+    );
+  }
+  if (renewDeadlineMs <= JITTER_FACTOR * retryPeriodMs) {
+    throw new ConfigError("--renew-deadline must be longer than 1.2 × --retry-period (client-go's jitter factor)");
+  }
 }
 
 function durationFlag(name: string, text: string): number {

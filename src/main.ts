@@ -62,6 +62,7 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
   let operator: RunningOperator | undefined;
   let elector: LeaderElector | undefined;
   let shuttingDown = false;
+  let lostLease = false;
 
   const readiness = (): ProbeResult => {
     if (shuttingDown) return { ok: false, message: 'shutting down' };
@@ -92,9 +93,12 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
       metrics: metrics.controller,
       observeEcrCall: metrics.observeEcrCall,
       observePullSecretWrite: (operation) => metrics.pullSecretWritten(operation),
+      // Losing the Lease aborts in-flight reconciles at once, also while a shutdown waits for them.
+      ...(signal ? { leading: signal } : {}),
     });
     const running = operator;
-    metrics.trackRegistries(() => running.registries.registries.list());
+    // ClusterEcrRegistries are cluster-scoped: their series carry namespace="".
+    metrics.trackRegistries(() => [...running.registries.registries.list(), ...(running.clusterRegistries?.clusterRegistries.list() ?? [])]);
     const startedMs = Date.now();
     running.waitForSync(signal).then(
       () => logger.info('caches synced; reconciling', { afterMs: Date.now() - startedMs }),
@@ -121,7 +125,7 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
     await Promise.all(servers.map((server) => server.close()));
     clearTimeout(watchdog);
     logger.info('shut down', { tookMs: Date.now() - startedMs });
-    process.exit(0);
+    process.exit(lostLease ? 1 : 0);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
@@ -148,11 +152,16 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
       onStartedLeading: (signal) => startReconciling(signal),
       onStoppedLeading: (reason) => {
         metrics.setLeader(false);
-        if (reason === 'lost' && !shuttingDown) {
-          // Another replica may already be reconciling: stop at once, without waiting on in-flight work.
-          logger.error('lost the leader election Lease; exiting so this replica restarts clean');
-          process.exit(1);
+        if (reason !== 'lost') return;
+        lostLease = true;
+        if (shuttingDown) {
+          // The operator has already aborted its in-flight reconciles (the leading signal); the shutdown finishes the rest.
+          logger.error('lost the leader election Lease while shutting down; in-flight reconciles aborted');
+          return;
         }
+        // Another replica may already be reconciling: stop at once, without waiting on in-flight work.
+        logger.error('lost the leader election Lease; exiting so this replica restarts clean');
+        process.exit(1);
       },
     },
   });

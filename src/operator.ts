@@ -5,6 +5,7 @@ import { type EcrCallObserver, SdkEcrTokenSource } from './aws/ecr-token.ts';
 import { createImageImportController, type ImageImportController } from './imageimport/controller.ts';
 import { createKubeClients } from './kube/clients.ts';
 import type { Logger } from './observability/logger.ts';
+import { type ClusterRegistryController, createClusterRegistryController } from './clusterregistry/controller.ts';
 import { createRegistryController, type RegistryController } from './registry/controller.ts';
 import { SharedTokenCache } from './registry/token-cache.ts';
 import { type Clock, systemClock } from './runtime/clock.ts';
@@ -32,10 +33,14 @@ export interface OperatorDeps {
   metrics?: ControllerMetrics;
   observeEcrCall?: EcrCallObserver;
   observePullSecretWrite?: (operation: 'create' | 'update' | 'delete') => void;
+  /** Aborts when this replica stops leading: in-flight reconciles are then aborted at once, even during a graceful stop. */
+  leading?: AbortSignal;
 }
 
 export interface RunningOperator {
   registries: RegistryController;
+  /** Absent when the operator watches one namespace. */
+  clusterRegistries?: ClusterRegistryController;
   imageImports: ImageImportController;
   events: EventRecorder;
   tokens: SharedTokenCache;
@@ -83,12 +88,39 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     ...(deps.observePullSecretWrite ? { observePullSecretWrite: deps.observePullSecretWrite } : {}),
     registryUsers: (namespace, name) => imageImports.registryUsers(namespace, name),
   });
+  // Cluster-scoped: only when the operator watches every namespace.
+  const clusterRegistries = deps.settings.namespace
+    ? undefined
+    : createClusterRegistryController({
+        kubeConfig: deps.kubeConfig,
+        clients,
+        managedSecrets: registries.managedSecrets,
+        tokens,
+        events,
+        clock,
+        logger: deps.logger,
+        endpointAllowlist,
+        workers: deps.settings.workers,
+        ...(deps.metrics ? { metrics: deps.metrics } : {}),
+        ...(deps.observePullSecretWrite ? { observePullSecretWrite: deps.observePullSecretWrite } : {}),
+        registryUsers: (name) => imageImports.clusterRegistryUsers(name),
+      });
   const imageImports = createImageImportController({
     kubeConfig: deps.kubeConfig,
     clients,
     ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
     registries: registries.registries,
-    readSecret: registries.readSecret,
+    readSecret: (namespace, name) => (clusterRegistries?.referencesSecret(namespace, name) ? clusterRegistries.readSecret(namespace, name) : registries.readSecret(namespace, name)),
+    ...(clusterRegistries
+      ? {
+          clusterRegistries: {
+            registries: clusterRegistries.clusterRegistries,
+            selects: (registry, namespace) => clusterRegistries.selects(registry, namespace),
+            enqueue: (name) => clusterRegistries.controller.enqueue(name),
+            waitForSync: () => clusterRegistries.waitForSync(),
+          },
+        }
+      : {}),
     enqueueRegistry: (key) => registries.controller.enqueue(key),
     events,
     clock,
@@ -100,20 +132,44 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     ...(deps.observeEcrCall ? { observeEcrCall: deps.observeEcrCall } : {}),
   });
   registries.start();
+  clusterRegistries?.start();
   imageImports.start();
+  const controllers = [registries, ...(clusterRegistries ? [clusterRegistries] : []), imageImports];
+  if (deps.leading) abortWhenLeadingEnds(deps.leading, controllers, deps.logger);
   return {
     registries,
+    ...(clusterRegistries ? { clusterRegistries } : {}),
     imageImports,
     events,
     tokens,
     waitForSync: async (signal) => {
-      await Promise.all([registries.waitForSync(signal), imageImports.waitForSync(signal)]);
+      await Promise.all([registries.waitForSync(signal), imageImports.waitForSync(signal), clusterRegistries?.waitForSync(signal)]);
     },
-    hasSynced: () => registries.hasSynced() && imageImports.hasSynced(),
+    hasSynced: () => registries.hasSynced() && imageImports.hasSynced() && (clusterRegistries?.hasSynced() ?? true),
     async stop(deadlineMs = 10_000) {
-      await Promise.all([registries.stop(deadlineMs), imageImports.stop(deadlineMs)]);
+      await Promise.all(controllers.map((c) => c.stop(deadlineMs)));
       // close() also writes Event series counts still held back by throttling, and arms no more timers.
       await events.close();
     },
   };
+}
+
+/** A controller that lets in-flight reconciles finish within a deadline, then aborts their signal. */
+export interface StoppableController {
+  stop(deadlineMs: number): Promise<void>;
+}
+
+/**
+ * When `leading` aborts, stops every controller with no grace: their in-flight reconciles see their
+ * signal abort at once, even while a graceful stop (SIGTERM) is still waiting for them. Once the
+ * Lease is lost a standby may already be reconciling, so nothing may carry on.
+ */
+export function abortWhenLeadingEnds(leading: AbortSignal, controllers: readonly StoppableController[], logger: Logger): void {
+  const abortNow = () => {
+    for (const controller of controllers) {
+      controller.stop(0).catch((error: unknown) => logger.error('could not stop a controller when leading ended', { error: String(error) }));
+    }
+  };
+  if (leading.aborted) abortNow();
+  else leading.addEventListener('abort', abortNow, { once: true });
 }

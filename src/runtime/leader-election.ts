@@ -45,6 +45,9 @@ export interface LeaderElectorOptions {
   random?: () => number;
 }
 
+/** client-go's JitterFactor: the renew deadline must exceed the retry period by this factor. */
+export const JITTER_FACTOR = 1.2;
+
 /** The Lease fields that matter for election, in comparable form. */
 interface LeaseRecord {
   holderIdentity: string;
@@ -65,6 +68,10 @@ interface LeaseRecord {
  * saw) can take over. Every write carries the resourceVersion read, so two candidates racing for
  * the same Lease cannot both win.
  *
+ * Every duration is measured on the monotonic clock: an NTP step of the wall clock must neither
+ * stretch the leader's deadline nor shorten a standby's wait. The wall clock only stamps the
+ * Lease's acquireTime and renewTime, which no replica uses for its own decisions.
+ *
  * Like client-go, an elector leads at most once: after leading ends it stops, and the process is
  * expected to exit and start clean.
  */
@@ -77,7 +84,8 @@ export class LeaderElector {
   readonly #jitter: number;
 
   #observedRecord: LeaseRecord | undefined;
-  #observedTimeMs = 0;
+  /** Monotonic time at which `#observedRecord` was first seen. */
+  #observedAtMs = 0;
   /** The Lease as last written by us, with its resourceVersion, for the release. */
   #ownLease: V1Lease | undefined;
   #reportedLeader: string | undefined;
@@ -91,7 +99,7 @@ export class LeaderElector {
 
   constructor(options: LeaderElectorOptions) {
     if (options.leaseDurationMs <= options.renewDeadlineMs) throw new Error('leaseDuration must be longer than renewDeadline');
-    if (options.renewDeadlineMs <= options.retryPeriodMs) throw new Error('renewDeadline must be longer than retryPeriod');
+    if (options.renewDeadlineMs <= JITTER_FACTOR * options.retryPeriodMs) throw new Error('renewDeadline must be longer than retryPeriod × 1.2');
     this.#o = options;
     this.identity = options.identity;
     this.#clock = options.clock ?? systemClock;
@@ -132,8 +140,13 @@ export class LeaderElector {
 
   async #run(): Promise<void> {
     this.#logger.info('competing for leadership');
+    let acquiredAtMs = 0;
     while (!this.#stopping) {
-      if (await this.#tryAcquireOrRenew(this.#o.renewDeadlineMs)) break;
+      const sentAtMs = this.#clock.monotonicNow();
+      if (await this.#tryAcquireOrRenew(sentAtMs + this.#o.renewDeadlineMs)) {
+        acquiredAtMs = sentAtMs;
+        break;
+      }
       await this.#sleep(this.#o.retryPeriodMs * (1 + this.#random() * this.#jitter));
     }
     if (this.#stopping) {
@@ -147,44 +160,48 @@ export class LeaderElector {
     this.#logger.info('started leading');
     this.#o.callbacks.onStartedLeading(this.#leadingAbort.signal);
 
-    const reason = await this.#renewLoop();
-    if (reason === 'stopped' && (this.#o.releaseOnStop ?? true)) await this.#release();
+    const reason = await this.#renewLoop(acquiredAtMs);
     this.#leading = false;
     this.#leadingAbort.abort(new Error(reason === 'lost' ? 'leader election lost' : 'leader election stopped'));
+    // Only once our work has been told to stop: a standby takes a released Lease at its next attempt.
+    if (reason === 'stopped' && (this.#o.releaseOnStop ?? true)) await this.#release();
     if (reason === 'stopped') this.#logger.info('stopped leading');
     this.#o.callbacks.onStoppedLeading(reason);
   }
 
-  async #renewLoop(): Promise<StoppedLeadingReason> {
-    let lastRenewMs = this.#clock.now();
+  /**
+   * Renews until the Lease is lost or `stop()` is called. `lastRenewMs` is when the last successful
+   * attempt was SENT (monotonic): the apiserver cannot have stored that renewal earlier, and a
+   * standby starts its lease-duration count no earlier than it was stored, so our deadline always
+   * runs out first. No wait (sleep or request) reaches past the deadline.
+   */
+  async #renewLoop(lastRenewMs: number): Promise<StoppedLeadingReason> {
     for (;;) {
-      await this.#sleep(this.#o.retryPeriodMs);
+      const deadlineMs = lastRenewMs + this.#o.renewDeadlineMs;
+      const waitMs = Math.min(this.#o.retryPeriodMs, deadlineMs - this.#clock.monotonicNow());
+      if (waitMs > 0) await this.#sleep(waitMs);
       if (this.#stopping) return 'stopped';
-      const startedMs = this.#clock.now();
-      const remainingMs = lastRenewMs + this.#o.renewDeadlineMs - startedMs;
-      if (remainingMs <= 0) {
+      const sentAtMs = this.#clock.monotonicNow();
+      if (sentAtMs >= deadlineMs) {
         this.#logger.error('stopped leading: the Lease could not be renewed within the renew deadline', { renewDeadlineMs: this.#o.renewDeadlineMs });
         return 'lost';
       }
-      if (await this.#tryAcquireOrRenew(remainingMs)) {
-        // Counted from when the request left, so a slow answer cannot stretch our claim.
-        lastRenewMs = startedMs;
+      if (await this.#tryAcquireOrRenew(deadlineMs)) {
+        lastRenewMs = sentAtMs;
       } else if (this.#observedRecord && this.#observedRecord.holderIdentity !== this.identity) {
         this.#logger.error('stopped leading: the Lease names another holder', { holder: this.#observedRecord.holderIdentity });
-        return 'lost';
-      } else if (this.#clock.now() - lastRenewMs >= this.#o.renewDeadlineMs) {
-        this.#logger.error('stopped leading: the Lease could not be renewed within the renew deadline', { renewDeadlineMs: this.#o.renewDeadlineMs });
         return 'lost';
       }
     }
   }
 
-  /** One round of client-go's tryAcquireOrRenew; true when we hold the Lease afterwards. */
-  async #tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
+  /** One round of client-go's tryAcquireOrRenew, given up at `deadlineMs` (monotonic); true when we hold the Lease afterwards. */
+  async #tryAcquireOrRenew(deadlineMs: number): Promise<boolean> {
     const { api, namespace, name } = this.#o;
+    const timeoutMs = () => deadlineMs - this.#clock.monotonicNow();
     let current: V1Lease;
     try {
-      current = await this.#withTimeout(api.readNamespacedLease({ name, namespace }), timeoutMs);
+      current = await this.#withTimeout(api.readNamespacedLease({ name, namespace }), timeoutMs());
     } catch (error) {
       if (!isNotFound(error)) return this.#failed('cannot read the Lease', error);
       const nowMs = this.#clock.now();
@@ -195,7 +212,7 @@ export class LeaderElector {
         spec: this.#ourSpec(nowMs, nowMs, 0),
       };
       try {
-        const created = await this.#withTimeout(api.createNamespacedLease({ namespace, body }), timeoutMs);
+        const created = await this.#withTimeout(api.createNamespacedLease({ namespace, body }), timeoutMs());
         this.#observe(created);
         this.#ownLease = created;
         return this.#succeeded();
@@ -207,17 +224,17 @@ export class LeaderElector {
     this.#lastAttemptOk = true;
     const record = recordOf(current.spec);
     this.#observe(current);
-    const nowMs = this.#clock.now();
     const heldByOther = record.holderIdentity !== '' && record.holderIdentity !== this.identity;
-    if (heldByOther && this.#observedTimeMs + record.leaseDurationSeconds * 1000 > nowMs) return false;
+    if (heldByOther && this.#observedAtMs + record.leaseDurationSeconds * 1000 > this.#clock.monotonicNow()) return false;
 
+    const nowMs = this.#clock.now();
     const renewing = record.holderIdentity === this.identity;
     const acquireMs = renewing ? (parseKubeTime(record.acquireTime) ?? nowMs) : nowMs;
     const transitions = renewing ? record.leaseTransitions : record.leaseTransitions + 1;
     // The body keeps metadata.resourceVersion from the read: a concurrent write makes this a 409.
     const body: V1Lease = { ...current, spec: { ...current.spec, ...this.#ourSpec(acquireMs, nowMs, transitions) } };
     try {
-      const updated = await this.#withTimeout(api.replaceNamespacedLease({ name, namespace, body }), timeoutMs);
+      const updated = await this.#withTimeout(api.replaceNamespacedLease({ name, namespace, body }), timeoutMs());
       this.#observe(updated);
       this.#ownLease = updated;
       if (!renewing) this.#logger.info('acquired the Lease', { previousHolder: record.holderIdentity || undefined, transitions });
@@ -271,12 +288,16 @@ export class LeaderElector {
     };
   }
 
-  /** Remembers the Lease's record, restarting the expiry count whenever it changed. */
+  /**
+   * Remembers the Lease's record, restarting the expiry count whenever it changed. Called when the
+   * answer has ARRIVED: the record was stored at the latest by then, so a standby's count can only
+   * start late (it waits longer), never early.
+   */
   #observe(lease: V1Lease): void {
     const record = recordOf(lease.spec);
     if (!this.#observedRecord || !sameRecord(record, this.#observedRecord)) {
       this.#observedRecord = record;
-      this.#observedTimeMs = this.#clock.now();
+      this.#observedAtMs = this.#clock.monotonicNow();
     }
     const holder = record.holderIdentity;
     if (holder !== '' && holder !== this.#reportedLeader) {
@@ -332,7 +353,6 @@ function timeText(value: unknown): string {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? '' : value.toISOString();
   return typeof value === 'string' ? value : '';
 }
-
 
 function recordOf(spec: V1LeaseSpec | undefined): LeaseRecord {
   return {

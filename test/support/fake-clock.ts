@@ -9,9 +9,15 @@ interface FakeTimer {
 /**
  * A clock that only moves when the test says so. Timers fire in due order (ties in the
  * order they were scheduled), including timers that fired callbacks schedule inside the window.
+ *
+ * Like a real host it keeps two clocks: the wall clock (`now()`) and the monotonic one
+ * (`monotonicNow()`, which timers follow). `advance` moves both; `stepWallClock` moves only the
+ * wall clock, as an NTP step does.
  */
 export class FakeClock implements Clock {
   private nowMs: number;
+  /** The monotonic clock starts at 0 and only moves forward. */
+  private monotonicMs = 0;
   private nextId = 1;
   private readonly timers = new Map<number, FakeTimer>();
 
@@ -23,9 +29,13 @@ export class FakeClock implements Clock {
     return this.nowMs;
   }
 
+  monotonicNow(): number {
+    return this.monotonicMs;
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const id = this.nextId++;
-    this.timers.set(id, { id, dueMs: this.nowMs + Math.max(0, ms), fn });
+    this.timers.set(id, { id, dueMs: this.monotonicMs + Math.max(0, ms), fn });
     return id;
   }
 
@@ -35,13 +45,13 @@ export class FakeClock implements Clock {
 
   /** Moves time forward by `ms`, firing every timer that falls due on the way. */
   advance(ms: number): void {
-    const target = this.nowMs + Math.max(0, ms);
+    const target = this.monotonicMs + Math.max(0, ms);
     for (let timer = this.nextDue(target); timer; timer = this.nextDue(target)) {
       this.timers.delete(timer.id);
-      this.nowMs = timer.dueMs;
+      this.moveTo(timer.dueMs);
       timer.fn();
     }
-    this.nowMs = target;
+    this.moveTo(target);
   }
 
   /** Jumps to `epochMs`: forward behaves like `advance`; backward only changes `now()`. */
@@ -50,20 +60,25 @@ export class FakeClock implements Clock {
     else this.nowMs = epochMs;
   }
 
+  /** Steps the wall clock by `deltaMs` (either way), as NTP does: the monotonic clock and timers do not move. */
+  stepWallClock(deltaMs: number): void {
+    this.nowMs += deltaMs;
+  }
+
   /**
    * Like `advance`, but lets promise chains settle after each timer, so async work a timer
    * starts (a reconcile, a relist) can schedule its own timers within the same window.
    */
   async advanceAsync(ms: number): Promise<void> {
-    const target = this.nowMs + Math.max(0, ms);
+    const target = this.monotonicMs + Math.max(0, ms);
     await settle();
     for (let timer = this.nextDue(target); timer; timer = this.nextDue(target)) {
       this.timers.delete(timer.id);
-      this.nowMs = timer.dueMs;
+      this.moveTo(timer.dueMs);
       timer.fn();
       await settle();
     }
-    this.nowMs = target;
+    this.moveTo(target);
     await settle();
   }
 
@@ -75,7 +90,13 @@ export class FakeClock implements Clock {
   /** Milliseconds until the earliest pending timer, or undefined when none is pending. */
   nextTimerInMs(): number | undefined {
     const next = this.nextDue(Number.POSITIVE_INFINITY);
-    return next ? next.dueMs - this.nowMs : undefined;
+    return next ? next.dueMs - this.monotonicMs : undefined;
+  }
+
+  /** Moves both clocks to the monotonic instant `monotonicMs`. */
+  private moveTo(monotonicMs: number): void {
+    this.nowMs += monotonicMs - this.monotonicMs;
+    this.monotonicMs = monotonicMs;
   }
 
   private nextDue(limitMs: number): FakeTimer | undefined {

@@ -127,6 +127,15 @@ describe('parseConfig', () => {
     expect(parse(['--health-probe-bind-address=127.0.0.1:0']).healthProbeBindAddress).to.deep.equal({ host: '127.0.0.1', port: 0 });
   });
 
+  it('accepts leader election timings with client-go margins and a second for a write in flight', () => {
+    expect(parse(['--lease-duration=3s', '--renew-deadline=2s', '--retry-period=500ms']).leaderElection).to.include({
+      leaseDurationMs: 3_000,
+      renewDeadlineMs: 2_000,
+      retryPeriodMs: 500,
+    });
+    expect(parse(['--lease-duration=11s', '--renew-deadline=10s', '--retry-period=8s']).leaderElection.retryPeriodMs).to.equal(8_000);
+  });
+
   it('returns the usage text for --help, whatever else is given', () => {
     const result = parseConfig({ argv: ['--workers=nope', '--help'], env: {} });
     expect(result).to.have.property('help').that.includes('--leader-election-id');
@@ -139,8 +148,10 @@ describe('parseConfig', () => {
       [['--workers'], /flag --workers needs a value/],
       [['--lease-duration=15'], /invalid --lease-duration "15": must be a duration such as 15s/],
       [['--lease-duration=1500ms', '--renew-deadline=1s', '--retry-period=200ms'], /invalid --lease-duration "1500ms": must be whole seconds/],
-      [['--renew-deadline=20s'], /--lease-duration must be longer than --renew-deadline/],
-      [['--retry-period=10s'], /--renew-deadline must be longer than --retry-period/],
+      [['--renew-deadline=20s'], /--lease-duration must be at least 1s longer than --renew-deadline/],
+      [['--lease-duration=3s', '--renew-deadline=2500ms', '--retry-period=500ms'], /--lease-duration must be at least 1s longer than --renew-deadline/],
+      [['--retry-period=10s'], /--renew-deadline must be longer than 1.2 × --retry-period/],
+      [['--renew-deadline=6s', '--retry-period=5s'], /--renew-deadline must be longer than 1.2 × --retry-period \(client-go's jitter factor\)/],
       [['--shutdown-timeout=0s'], /invalid --shutdown-timeout "0s": must be longer than zero/],
       [['--metrics-bind-address=8080'], /invalid --metrics-bind-address "8080": must be host:port/],
       [['--health-probe-bind-address=:70000'], /invalid --health-probe-bind-address ":70000": port must be at most 65535/],

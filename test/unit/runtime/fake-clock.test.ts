@@ -38,4 +38,28 @@ describe('FakeClock', () => {
     clock.set(10);
     expect(clock.now()).to.equal(10);
   });
+
+  it('steps the wall clock like NTP without moving the monotonic clock or firing timers', () => {
+    const clock = new FakeClock(1_000_000);
+    let fired = 0;
+    clock.setTimeout(() => fired++, 50);
+    clock.stepWallClock(3_600_000);
+    expect(clock.now()).to.equal(4_600_000);
+    expect(clock.monotonicNow()).to.equal(0);
+    expect(fired).to.equal(0);
+    clock.stepWallClock(-7_200_000);
+    expect(clock.now()).to.equal(-2_600_000);
+    expect(clock.nextTimerInMs()).to.equal(50);
+  });
+
+  it('moves both clocks together when time advances, and runs timers on the monotonic clock', () => {
+    const clock = new FakeClock(1_000_000);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.monotonicNow()), 50);
+    clock.stepWallClock(-500_000);
+    clock.advance(100);
+    expect(fired).to.deep.equal([50]);
+    expect(clock.now()).to.equal(500_100);
+    expect(clock.monotonicNow()).to.equal(100);
+  });
 });

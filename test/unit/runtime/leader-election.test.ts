@@ -1,6 +1,9 @@
 import { type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { type LeaseApi, LeaderElector, type LeaderElectorOptions, type StoppedLeadingReason } from '../../../src/runtime/leader-election.ts';
+import { silentLogger } from '../../../src/observability/logger.ts';
+import { abortWhenLeadingEnds } from '../../../src/operator.ts';
+import { Controller } from '../../../src/runtime/controller.ts';
 import { FakeClock, settle } from '../../support/fake-clock.ts';
 
 const NAMESPACE = 'ops';
@@ -10,6 +13,8 @@ function apiError(code: number, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
+type Verb = 'read' | 'create' | 'replace';
+
 /** One Lease held in memory, with the apiserver's optimistic concurrency on resourceVersion. */
 class FakeLeaseApi implements LeaseApi {
   lease: V1Lease | undefined;
@@ -18,7 +23,14 @@ class FakeLeaseApi implements LeaseApi {
   failWith: number | undefined;
   /** While set, calls never answer. */
   hang = false;
+  /** Per verb: how long the apiserver takes before it acts and answers (Infinity: never). */
+  latencyMs: Partial<Record<Verb, number>> = {};
   readonly calls: string[] = [];
+  private readonly clock: FakeClock;
+
+  constructor(clock: FakeClock) {
+    this.clock = clock;
+  }
 
   async readNamespacedLease(param: { name: string; namespace: string }): Promise<V1Lease> {
     await this.gate('read', param);
@@ -48,10 +60,12 @@ class FakeLeaseApi implements LeaseApi {
     return this.lease?.spec?.holderIdentity;
   }
 
-  private async gate(verb: string, param: { name: string; namespace: string }): Promise<void> {
+  private async gate(verb: Verb, param: { name: string; namespace: string }): Promise<void> {
     expect(param).to.include({ name: NAME, namespace: NAMESPACE });
     this.calls.push(verb);
-    if (this.hang) await new Promise(() => {});
+    const latencyMs = this.latencyMs[verb] ?? 0;
+    if (this.hang || latencyMs === Number.POSITIVE_INFINITY) await new Promise(() => {});
+    if (latencyMs > 0) await new Promise<void>((resolve) => this.clock.setTimeout(resolve, latencyMs));
     if (this.failWith !== undefined) throw apiError(this.failWith, 'injected failure');
   }
 
@@ -106,7 +120,7 @@ describe('LeaderElector', () => {
 
   beforeEach(() => {
     clock = new FakeClock(Date.UTC(2025, 0, 1, 12, 0, 0));
-    api = new FakeLeaseApi();
+    api = new FakeLeaseApi(clock);
   });
 
   it('creates the Lease when there is none and starts leading', async () => {
@@ -263,6 +277,19 @@ describe('LeaderElector', () => {
     await b.elector.stop();
   });
 
+  it('aborts its leading signal before it releases the Lease', async () => {
+    const a = candidate(api, clock, 'a');
+    await settle();
+    const replace = api.replaceNamespacedLease.bind(api);
+    let abortedWhenReleased: boolean | undefined;
+    api.replaceNamespacedLease = async (param) => {
+      if (param.body.spec?.holderIdentity === '') abortedWhenReleased = a.signal()?.aborted;
+      return replace(param);
+    };
+    await a.elector.stop();
+    expect(abortedWhenReleased).to.equal(true);
+  });
+
   it('keeps the Lease on stop when releaseOnStop is false', async () => {
     const a = candidate(api, clock, 'a', { releaseOnStop: false });
     await settle();
@@ -304,5 +331,125 @@ describe('LeaderElector', () => {
   it('refuses timings where the leader could outlive its Lease', () => {
     expect(() => candidate(api, clock, 'a', { renewDeadlineMs: 15_000 })).to.throw(/leaseDuration must be longer than renewDeadline/);
     expect(() => candidate(api, clock, 'a', { retryPeriodMs: 10_000 })).to.throw(/renewDeadline must be longer than retryPeriod/);
+    // client-go's jitter factor: 10 s is not longer than 1.2 × 9 s.
+    expect(() => candidate(api, clock, 'a', { retryPeriodMs: 9_000 })).to.throw(/renewDeadline must be longer than retryPeriod × 1.2/);
+  });
+
+  describe('time it measures', () => {
+    it('counts its renew deadline from when the winning request was sent, not from when the answer came', async () => {
+      api.latencyMs.create = 3_000;
+      const a = candidate(api, clock, 'a');
+      await clock.advanceAsync(3_000);
+      expect(a.elector.isLeader(), 'the answer came 3 s after the request').to.equal(true);
+      api.failWith = 500;
+      // The Lease may have been stored the moment the request left: the deadline is 10 s after that.
+      await clock.advanceAsync(7_000);
+      expect(a.elector.isLeader()).to.equal(false);
+      expect(a.signal()?.aborted).to.equal(true);
+      expect(a.events.at(-1)).to.equal('stopped:lost');
+    });
+
+    it("counts a standby's wait from when the answer arrived, not from when it asked", async () => {
+      api.seed({ holderIdentity: 'ghost', leaseDurationSeconds: 15 });
+      api.latencyMs.read = 4_000;
+      // Reads leave at 0, 6, 12, 18 s and their answers arrive 4 s later; the first one is seen at 4 s.
+      const b = candidate(api, clock, 'b');
+      await clock.advanceAsync(16_000);
+      expect(b.elector.isLeader(), 'the read answered at 16 s saw the Lease for 12 s only').to.equal(false);
+      await clock.advanceAsync(6_000);
+      expect(b.elector.isLeader(), 'the read answered at 22 s saw it for 18 s').to.equal(true);
+      await b.elector.stop();
+    });
+
+    it('does not sleep past its renew deadline after a failed renewal', async () => {
+      // Renewals at 3, 6 and 9 s fail; the next retry period would end at 12 s, after the deadline.
+      const a = candidate(api, clock, 'a', { retryPeriodMs: 3_000 });
+      await settle();
+      api.failWith = 500;
+      await clock.advanceAsync(9_999);
+      expect(a.elector.isLeader(), 'within the renew deadline').to.equal(true);
+      await clock.advanceAsync(1);
+      expect(a.elector.isLeader()).to.equal(false);
+      expect(a.signal()?.aborted).to.equal(true);
+      expect(a.events.at(-1)).to.equal('stopped:lost');
+    });
+
+    it('gives up at the renew deadline when a slow read is followed by a hanging write', async () => {
+      const a = candidate(api, clock, 'a');
+      await settle();
+      api.latencyMs.read = 5_000;
+      api.latencyMs.replace = Number.POSITIVE_INFINITY;
+      // The renewal leaves at 2 s, its read answers at 7 s, and its write never answers.
+      await clock.advanceAsync(10_000);
+      expect(a.elector.isLeader()).to.equal(false);
+      expect(a.signal()?.aborted).to.equal(true);
+    });
+
+    it('ignores a wall clock stepped back when measuring its renew deadline', async () => {
+      const a = candidate(api, clock, 'a');
+      await settle();
+      api.failWith = 500;
+      clock.stepWallClock(-3_600_000);
+      await clock.advanceAsync(10_000);
+      expect(a.elector.isLeader(), 'stopped 10 s after the last renewal on the monotonic clock').to.equal(false);
+      expect(a.events.at(-1)).to.equal('stopped:lost');
+    });
+
+    it("ignores a wall clock stepped forward when measuring a standby's wait", async () => {
+      api.seed({ holderIdentity: 'ghost', leaseDurationSeconds: 15 });
+      const b = candidate(api, clock, 'b');
+      await clock.advanceAsync(1_000);
+      clock.stepWallClock(3_600_000);
+      await clock.advanceAsync(13_000);
+      expect(b.elector.isLeader(), 'an hour jumped on the wall clock is not an hour waited').to.equal(false);
+      await clock.advanceAsync(2_000);
+      expect(b.elector.isLeader()).to.equal(true);
+      expect(api.lease?.spec?.acquireTime, 'the Lease is stamped with wall time').to.equal('2025-01-01T13:00:16.000000Z');
+      await b.elector.stop();
+    });
+  });
+
+  describe('losing the Lease during a graceful shutdown', () => {
+    it('aborts the reconciles a shutdown is waiting for, at once', async () => {
+      const logger = silentLogger();
+      let reconcileAbortedAtMs: number | undefined;
+      const controller = new Controller({
+        name: 'slow',
+        clock,
+        workers: 1,
+        // A reconcile that runs until its signal aborts: a long ECR call, say.
+        reconcile: (_key, signal) =>
+          new Promise<void>((resolve) => {
+            signal.addEventListener('abort', () => {
+              reconcileAbortedAtMs = clock.monotonicNow();
+              resolve();
+            });
+          }),
+      });
+      const a = candidate(api, clock, 'a', {
+        callbacks: {
+          onStartedLeading: (signal) => {
+            abortWhenLeadingEnds(signal, [{ stop: (deadlineMs) => controller.stop({ deadlineMs }) }], logger);
+            controller.start();
+            controller.enqueue('ns/slow');
+          },
+          onStoppedLeading: () => {},
+        },
+      });
+      await settle();
+      expect(controller.inFlight(), 'a reconcile is running').to.equal(1);
+
+      // SIGTERM: the shutdown gives in-flight reconciles 20 s while the Lease is renewed...
+      let stopped = false;
+      void controller.stop({ deadlineMs: 20_000 }).then(() => {
+        stopped = true;
+      });
+      // ...but another replica takes the Lease; the leader sees it at its next renewal, at 2 s.
+      api.seed({ holderIdentity: 'usurper', leaseDurationSeconds: 15, leaseTransitions: 1 });
+      await clock.advanceAsync(2_000);
+      expect(a.elector.isLeader()).to.equal(false);
+      expect(reconcileAbortedAtMs, 'the in-flight reconcile was aborted when the Lease was lost').to.equal(2_000);
+      expect(stopped, 'the shutdown no longer waits').to.equal(true);
+    });
   });
 });
