@@ -4,7 +4,7 @@ import type { Condition, ObjectMeta } from './meta.ts';
 export interface CredentialsSecretRef {
   name: string;
   /** Defaults: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional). */
-  accessKeyIdKey?: string;
+  accessKeyIDKey?: string;
   secretAccessKeyKey?: string;
   sessionTokenKey?: string;
 }
@@ -16,11 +16,16 @@ export interface EcrRegistryCredentials {
   externalId?: string;
 }
 
+/** A reference to an object in the same namespace; an object, not a bare name, so it can grow fields. */
+export interface LocalObjectReference {
+  name: string;
+}
+
 export interface PullSecretSpec {
   /** Defaults to the EcrRegistry's name. */
   name?: string;
   /** ServiceAccounts in the same namespace whose imagePullSecrets get this secret appended. */
-  serviceAccounts?: string[];
+  serviceAccounts?: LocalObjectReference[];
 }
 
 export interface RefreshSpec {
@@ -46,13 +51,14 @@ export interface EcrRegistryStatus {
   observedGeneration?: number;
   conditions?: Condition[];
   pullSecretName?: string;
-  expiresAt?: string;
+  /** When the served token expires: never later than the expiry ECR reported. */
+  expirationTime?: string;
   lastRefreshTime?: string;
   nextRefreshTime?: string;
   /** ServiceAccounts that carry this registry's pull secret, so entries can be removed later. */
-  serviceAccounts?: string[];
+  serviceAccounts?: LocalObjectReference[];
   /** ImageImports that still use this registry and so hold its deletion. */
-  inUseBy?: string[];
+  inUseBy?: LocalObjectReference[];
 }
 
 export interface EcrRegistry {

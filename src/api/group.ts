@@ -5,6 +5,7 @@ export const GROUP_VERSION = `${API_GROUP}/${API_VERSION}`;
 
 export const ECR_REGISTRY = { kind: 'EcrRegistry', plural: 'ecrregistries' } as const;
 export const IMAGE_IMPORT = { kind: 'ImageImport', plural: 'imageimports' } as const;
+export const CLUSTER_ECR_REGISTRY = { kind: 'ClusterEcrRegistry', plural: 'clusterecrregistries' } as const;
 
 /** Label on every object the operator writes; the managed-Secret informer selects on it. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

@@ -11,11 +11,46 @@ export function apiStatus(error: unknown): number | undefined {
 export const isNotFound = (error: unknown): boolean => apiStatus(error) === 404;
 export const isConflict = (error: unknown): boolean => apiStatus(error) === 409;
 
+/**
+ * A JSON patch whose `test` op failed: the object changed since it was read. The apiserver answers
+ * 422 for it, like a truly invalid patch; this is the routine stale-read race, so it is re-thrown
+ * as a conflict (409) that callers retry quietly, as they do a resourceVersion conflict.
+ */
+export class PatchTestFailedError extends Error {
+  readonly code = 409;
+}
+
+export function isPatchTestFailure(error: unknown): boolean {
+  if (apiStatus(error) !== 422 || !(error instanceof ApiException)) return false;
+  const status = statusBody(error.body);
+  // The apiserver reports a JSON patch it could not apply (a failed test, a path that moved) with this
+  // generic message and no field causes; validation failures name their fields in details.causes.
+  return status?.reason === 'Invalid' && status.message === 'the server rejected our request due to an error in our request' && !status.details?.causes;
+}
+
+interface ApiStatusBody {
+  reason?: string;
+  message?: string;
+  details?: { causes?: unknown[] };
+}
+
+/** An error body as client-node hands it over: the Status object, or its JSON text. */
+function statusBody(body: unknown): ApiStatusBody | undefined {
+  if (typeof body === 'string') {
+    try {
+      return statusBody(JSON.parse(body));
+    } catch {
+      return undefined;
+    }
+  }
+  return typeof body === 'object' && body !== null ? (body as ApiStatusBody) : undefined;
+}
+
 /** A short description of an API error for logs and conditions; never includes request bodies. */
 export function describeApiError(error: unknown): string {
   if (error instanceof ApiException) {
-    const body = error.body as { message?: unknown } | string | undefined;
-    const detail = typeof body === 'object' && body && typeof body.message === 'string' ? body.message : '';
+    const message = statusBody(error.body)?.message;
+    const detail = typeof message === 'string' ? message : '';
     return `Kubernetes API returned ${error.code}${detail ? `: ${detail}` : ''}`;
   }
   return error instanceof Error ? error.message : String(error);

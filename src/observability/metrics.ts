@@ -6,7 +6,7 @@ import type { ControllerMetrics, ReconcileOutcome } from '../runtime/controller.
 /** What the expiry gauges need to know of a registry; the EcrRegistry informer's objects fit. */
 export interface RegistryExpiry {
   metadata?: { namespace?: string; name?: string };
-  status?: { expiresAt?: string };
+  status?: { expirationTime?: string };
 }
 
 export type PullSecretWriteOperation = 'create' | 'update' | 'delete';
@@ -153,7 +153,7 @@ export class OperatorMetrics {
 }
 
 function expiryOf(registry: RegistryExpiry): { labels: { namespace: string; name: string }; atMs: number } | undefined {
-  const expiresAt = registry.status?.expiresAt;
+  const expiresAt = registry.status?.expirationTime;
   const name = registry.metadata?.name;
   if (!expiresAt || !name) return undefined;
   const atMs = Date.parse(expiresAt);

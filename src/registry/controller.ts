@@ -12,7 +12,7 @@ import { ReferenceWatches } from '../runtime/reference-watches.ts';
 import { kubeDirectReads } from '../kube/direct-reads.ts';
 import { kubeRegistryWrites } from './kube-store.ts';
 import { type EventSink, reconcileRegistry } from './reconciler.ts';
-import type { RegistryReads, RegistryWrites } from './store.ts';
+import { type RegistryReads, type RegistryWrites, readYourWrites } from './store.ts';
 import type { SharedTokenCache } from './token-cache.ts';
 
 export interface RegistryControllerOptions {
@@ -36,6 +36,8 @@ export interface RegistryControllerOptions {
 export interface RegistryController {
   controller: Controller;
   registries: Informer<EcrRegistry>;
+  /** The pull secrets the operator manages, all kinds of registry (label-selected); started with this controller. */
+  managedSecrets: Informer<V1Secret>;
   start(): void;
   stop(deadlineMs?: number): Promise<void>;
   waitForSync(signal?: AbortSignal): Promise<void>;
@@ -117,20 +119,21 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     return secret;
   };
   const observed = observeSecretWrites(kubeRegistryWrites(o.clients), o.observePullSecretWrite);
-  const writes: RegistryWrites = {
+  const cacheWrites: RegistryWrites = {
     ...observed,
     createSecret: async (secret) => recordWrite(await observed.createSecret(secret)),
     replaceSecret: async (secret) => recordWrite(await observed.replaceSecret(secret)),
   };
   const readSecret = async (namespace: string, name: string): Promise<V1Secret | undefined> =>
     pullSecrets.get(namespace, name) ?? credentialSecrets.get(namespace, name);
-  const reads: RegistryReads = {
+  const cacheReads: RegistryReads = {
     registry: (namespace, name) => registries.get(namespace, name),
     managedSecret: (namespace, name) => pullSecrets.get(namespace, name),
     secret: readSecret,
     serviceAccount: (namespace, name) => serviceAccounts.get(namespace, name),
     registryUsers: (namespace, name) => o.registryUsers?.(namespace, name) ?? [],
   };
+  const { reads, writes } = readYourWrites(cacheReads, cacheWrites);
 
   // Keep the reference watches in step with what each registry points at.
   registries.on((event) => {
@@ -143,7 +146,7 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
       return;
     }
     credentialSecrets.setReferences(holder, [{ namespace, name: registry.spec.credentials.secretRef.name }]);
-    const accounts = new Set([...(registry.spec.pullSecret?.serviceAccounts ?? []), ...(registry.status?.serviceAccounts ?? [])]);
+    const accounts = new Set([...(registry.spec.pullSecret?.serviceAccounts ?? []), ...(registry.status?.serviceAccounts ?? [])].map((ref) => ref.name));
     serviceAccounts.setReferences(holder, [...accounts].map((name) => ({ namespace, name })));
   });
   enqueueFromInformer(registries, controller, (event) => {
@@ -166,6 +169,7 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
   return {
     controller,
     registries,
+    managedSecrets: pullSecrets,
     start() {
       registries.start();
       pullSecrets.start();
@@ -190,8 +194,10 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
   };
 }
 
-/** Reports each successful pull-secret write, for the writes metric. */
-function observeSecretWrites(writes: RegistryWrites, observe: RegistryControllerOptions['observePullSecretWrite']): RegistryWrites {
+type SecretWrites = Pick<RegistryWrites, 'createSecret' | 'replaceSecret' | 'deleteSecret'>;
+
+/** Reports each successful pull-secret write, for the writes metric; both registry kinds use it. */
+export function observeSecretWrites<W extends SecretWrites>(writes: W, observe: ((operation: 'create' | 'update' | 'delete') => void) | undefined): W {
   if (!observe) return writes;
   return {
     ...writes,

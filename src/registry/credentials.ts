@@ -22,7 +22,7 @@ export function credentialsFromSecret(
   if (!secret) {
     return { ok: false, reason: RegistryReason.CredentialsSecretNotFound, message: `Secret ${target.namespace}/${ref.name} with the AWS keys does not exist` };
   }
-  const idKey = ref.accessKeyIdKey ?? DEFAULT_ACCESS_KEY_ID_KEY;
+  const idKey = ref.accessKeyIDKey ?? DEFAULT_ACCESS_KEY_ID_KEY;
   const secretKey = ref.secretAccessKeyKey ?? DEFAULT_SECRET_ACCESS_KEY_KEY;
   const tokenKey = ref.sessionTokenKey ?? DEFAULT_SESSION_TOKEN_KEY;
   const accessKeyId = readKey(secret, idKey);

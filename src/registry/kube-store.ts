@@ -1,7 +1,7 @@
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import { API_GROUP, API_VERSION, ECR_REGISTRY, FIELD_MANAGER } from '../api/group.ts';
 import { type KubeClients, jsonPatch, mergePatch } from '../kube/clients.ts';
-import { isNotFound } from '../kube/errors.ts';
+import { isNotFound, isPatchTestFailure, PatchTestFailedError } from '../kube/errors.ts';
 import type { RegistryWrites } from './store.ts';
 
 
@@ -33,34 +33,50 @@ export function kubeRegistryWrites(clients: KubeClients): RegistryWrites {
       const append = account.imagePullSecrets
         ? { op: 'add', path: '/imagePullSecrets/-', value: { name: secretName } }
         : { op: 'add', path: '/imagePullSecrets', value: [{ name: secretName }] };
-      await clients.core.patchNamespacedServiceAccount(
-        { namespace: account.metadata!.namespace!, name: account.metadata!.name!, body: [guard, append], fieldManager: FIELD_MANAGER },
-        jsonPatch(),
+      await staleAsConflict(
+        clients.core.patchNamespacedServiceAccount(
+          { namespace: account.metadata!.namespace!, name: account.metadata!.name!, body: [guard, append], fieldManager: FIELD_MANAGER },
+          jsonPatch(),
+        ),
+        `ServiceAccount ${account.metadata!.namespace}/${account.metadata!.name} changed since it was read`,
       );
     },
     async removeImagePullSecret(namespace, serviceAccount, index, secretName) {
-      // The test op makes the removal a no-op error if the list moved since we read it.
-      await clients.core.patchNamespacedServiceAccount(
-        {
-          namespace,
-          name: serviceAccount,
-          body: [
-            { op: 'test', path: `/imagePullSecrets/${index}/name`, value: secretName },
-            { op: 'remove', path: `/imagePullSecrets/${index}` },
-          ],
-          fieldManager: FIELD_MANAGER,
-        },
-        jsonPatch(),
+      // The test op makes the removal fail if the list moved since we read it.
+      await staleAsConflict(
+        clients.core.patchNamespacedServiceAccount(
+          {
+            namespace,
+            name: serviceAccount,
+            body: [
+              { op: 'test', path: `/imagePullSecrets/${index}/name`, value: secretName },
+              { op: 'remove', path: `/imagePullSecrets/${index}` },
+            ],
+            fieldManager: FIELD_MANAGER,
+          },
+          jsonPatch(),
+        ),
+        `ServiceAccount ${namespace}/${serviceAccount} changed since it was read`,
       );
     },
     async setFinalizers(registry, finalizers) {
-      await clients.customObjects.patchNamespacedCustomObject(
+      return (await clients.customObjects.patchNamespacedCustomObject(
         { ...registryPath(registry), body: { metadata: { finalizers, resourceVersion: registry.metadata.resourceVersion } }, fieldManager: FIELD_MANAGER },
         mergePatch(),
-      );
+      )) as EcrRegistry;
     },
     async patchStatus(registry, status) {
-      await clients.customObjects.patchNamespacedCustomObjectStatus({ ...registryPath(registry), body: { status }, fieldManager: FIELD_MANAGER }, mergePatch());
+      return (await clients.customObjects.patchNamespacedCustomObjectStatus({ ...registryPath(registry), body: { status }, fieldManager: FIELD_MANAGER }, mergePatch())) as EcrRegistry;
     },
   };
+}
+
+/** A failed JSON-patch test op (422) is a stale read: re-thrown as a conflict, retried quietly. */
+async function staleAsConflict<T>(request: Promise<T>, what: string): Promise<T> {
+  try {
+    return await request;
+  } catch (error) {
+    if (isPatchTestFailure(error)) throw new PatchTestFailedError(what, { cause: error });
+    throw error;
+  }
 }

@@ -11,17 +11,20 @@ export const ANNOTATION_EXPIRES_AT = `${API_GROUP}/expires-at`;
 export const ANNOTATION_CREDENTIALS = `${API_GROUP}/credentials-fingerprint`;
 /** Label naming the owning registry, so a pull secret is found without listing every Secret. */
 export const REGISTRY_LABEL = `${API_GROUP}/registry`;
+/** Label naming the owning ClusterEcrRegistry on each namespace's pull secret. */
+export const CLUSTER_REGISTRY_LABEL = `${API_GROUP}/cluster-registry`;
 
 export function pullSecretName(registry: EcrRegistry): string {
   return registry.spec.pullSecret?.name ?? registry.metadata.name!;
 }
 
-/** True when the Secret was written by this operator for this very registry (same uid). */
-export function isOwnedBy(secret: V1Secret, registry: EcrRegistry): boolean {
-  return (
-    secret.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE &&
-    (secret.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === registry.metadata.uid)
-  );
+/**
+ * True when the Secret was written by this operator for this very registry: its controller
+ * ownerReference carries the registry's uid, which only the apiserver assigns. The managed-by label
+ * is not required: a Secret whose label was removed is still ours, and the next write restores it.
+ */
+export function isOwnedBy(secret: V1Secret, owner: { metadata: { uid?: string | undefined } }): boolean {
+  return (secret.metadata?.ownerReferences ?? []).some((o) => o.controller === true && o.uid === owner.metadata.uid);
 }
 
 /** The token a pull secret we own currently holds, read back from its data and annotations. */
@@ -30,7 +33,29 @@ export interface HeldToken extends EcrAuthorization {
   hosts: string[];
 }
 
-export function readHeldToken(secret: V1Secret): HeldToken | undefined {
+/** What the operator recorded in status about the token it last wrote. */
+export interface RecordedToken {
+  issuedAt?: string;
+  expiresAt?: string;
+}
+
+/**
+ * The token a pull secret we own holds. Its annotations are editable by anyone who may update the
+ * Secret, so they are never trusted past what the operator recorded: the expiry (and the issue time,
+ * which places the refresh) are capped at the recorded ones, and a later value only refreshes sooner.
+ */
+export function readHeldToken(secret: V1Secret, recorded: RecordedToken = {}): HeldToken | undefined {
+  const held = readAnnotatedToken(secret);
+  if (!held) return undefined;
+  return { ...held, issuedAt: earliest(held.issuedAt, recorded.issuedAt), expiresAt: earliest(held.expiresAt, recorded.expiresAt) };
+}
+
+function earliest(annotated: Date, recorded: string | undefined): Date {
+  const recordedMs = recorded ? Date.parse(recorded) : Number.NaN;
+  return Number.isNaN(recordedMs) || recordedMs >= annotated.getTime() ? annotated : new Date(recordedMs);
+}
+
+function readAnnotatedToken(secret: V1Secret): HeldToken | undefined {
   const encoded = secret.data?.[DOCKER_CONFIG_JSON_KEY];
   const annotations = secret.metadata?.annotations ?? {};
   const issuedAt = new Date(annotations[ANNOTATION_ISSUED_AT] ?? '');
@@ -50,34 +75,62 @@ export function readHeldToken(secret: V1Secret): HeldToken | undefined {
   };
 }
 
+/** Who a pull secret belongs to: its controller ownerReference. */
+export interface PullSecretOwner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** Where a pull secret goes and what it names, for either kind of registry. */
+export interface PullSecretTarget {
+  owner: PullSecretOwner;
+  namespace: string;
+  name: string;
+  hosts: readonly string[];
+  /** The operator's labels (managed-by and the owner's), which win over `extraLabels`. */
+  labels: Record<string, string>;
+  extraLabels?: Record<string, string>;
+  extraAnnotations?: Record<string, string>;
+}
+
 /** The pull secret as it should be. Rendering refuses empty credentials, so it can never write a broken secret. */
-export function desiredPullSecret(registry: EcrRegistry, hosts: readonly string[], token: EcrAuthorization, credentialsFingerprint: string): V1Secret {
+export function renderPullSecret(target: PullSecretTarget, token: EcrAuthorization, credentialsFingerprint: string): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     type: DOCKER_CONFIG_JSON_TYPE,
     metadata: {
-      name: pullSecretName(registry),
-      namespace: registry.metadata.namespace!,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [REGISTRY_LABEL]: registry.metadata.name! },
+      name: target.name,
+      namespace: target.namespace,
+      labels: { ...target.extraLabels, [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, ...target.labels },
       annotations: {
+        ...target.extraAnnotations,
         [ANNOTATION_ISSUED_AT]: token.issuedAt.toISOString(),
         [ANNOTATION_EXPIRES_AT]: token.expiresAt.toISOString(),
         [ANNOTATION_CREDENTIALS]: credentialsFingerprint,
       },
-      ownerReferences: [
-        {
-          apiVersion: GROUP_VERSION,
-          kind: ECR_REGISTRY.kind,
-          name: registry.metadata.name!,
-          uid: registry.metadata.uid!,
-          controller: true,
-          blockOwnerDeletion: true,
-        },
-      ],
+      ownerReferences: [{ ...target.owner, controller: true, blockOwnerDeletion: true }],
     },
-    data: { [DOCKER_CONFIG_JSON_KEY]: Buffer.from(renderDockerConfigJson(hosts, token)).toString('base64') },
+    data: { [DOCKER_CONFIG_JSON_KEY]: Buffer.from(renderDockerConfigJson(target.hosts, token)).toString('base64') },
   };
+}
+
+/** An EcrRegistry's pull secret, in its own namespace. */
+export function registryPullSecretTarget(registry: EcrRegistry, hosts: readonly string[]): PullSecretTarget {
+  return {
+    owner: { apiVersion: GROUP_VERSION, kind: ECR_REGISTRY.kind, name: registry.metadata.name!, uid: registry.metadata.uid! },
+    namespace: registry.metadata.namespace!,
+    name: pullSecretName(registry),
+    hosts,
+    labels: { [REGISTRY_LABEL]: registry.metadata.name! },
+  };
+}
+
+/** The EcrRegistry's pull secret as it should be. */
+export function desiredPullSecret(registry: EcrRegistry, hosts: readonly string[], token: EcrAuthorization, credentialsFingerprint: string): V1Secret {
+  return renderPullSecret(registryPullSecretTarget(registry, hosts), token, credentialsFingerprint);
 }
 
 /** Whether `current` already matches `desired` in everything the operator sets (other fields are left alone). */

@@ -1,6 +1,10 @@
 /** Reasons on an EcrRegistry's conditions. The README's troubleshooting table lists each with its fix. */
 export const RegistryReason = {
   PullSecretReady: 'PullSecretReady',
+  /** Refreshed=True: the last refresh succeeded. */
+  TokenRefreshed: 'TokenRefreshed',
+  /** Reconciling=True before the first attempt has an outcome. */
+  Progressing: 'Progressing',
   CredentialsSecretNotFound: 'CredentialsSecretNotFound',
   CredentialsKeyMissing: 'CredentialsKeyMissing',
   CredentialsRejected: 'CredentialsRejected',
@@ -14,11 +18,20 @@ export const RegistryReason = {
   KubernetesApiError: 'KubernetesApiError',
   ServiceAccountsBound: 'ServiceAccountsBound',
   ServiceAccountNotFound: 'ServiceAccountNotFound',
+  /** Warning Event: someone else's write dropped our imagePullSecrets entry, and it was put back. */
+  ServiceAccountEntryRestored: 'ServiceAccountEntryRestored',
   InUse: 'InUse',
+  /** ClusterEcrRegistry Ready=False: some selected namespaces hold no valid pull secret (status.failedNamespaces). */
+  NamespacesNotReady: 'NamespacesNotReady',
 } as const;
 export type RegistryReason = (typeof RegistryReason)[keyof typeof RegistryReason];
 
 export const ConditionType = {
+  /** True while the pull secret serves a token valid for the current spec. */
   Ready: 'Ready',
+  /** The last refresh: False with the failure's reason while refreshes fail. */
+  Refreshed: 'Refreshed',
   ServiceAccountsReady: 'ServiceAccountsReady',
+  /** True (reason InUse) while deletion waits for the ImageImports that use the registry. */
+  Deleting: 'Deleting',
 } as const;

@@ -1,24 +1,22 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { EcrRegistry, EcrRegistryStatus } from '../api/ecr-registry.ts';
 import { REGISTRY_FINALIZER } from '../api/group.ts';
-import type { Condition } from '../api/meta.ts';
 import { type AwsCredentialSet, credentialFingerprint, secretValues } from '../aws/credential-set.ts';
 import type { EcrAuthorization } from '../aws/ecr-token.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import { classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
-import { defaultApiEndpoint, parseRegistryHost } from '../aws/registry-host.ts';
 import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { redact } from '../observability/redact.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { setCondition } from '../runtime/conditions.ts';
-import { parseDuration } from '../runtime/duration.ts';
-import { statusPatch } from '../runtime/status-patch.ts';
 import type { ObjectKey, ReconcileResult } from '../runtime/controller.ts';
+import { statusPatch } from '../runtime/status-patch.ts';
 import { credentialsFromSecret } from './credentials.ts';
 import { desiredPullSecret, isOwnedBy, mergePullSecret, pullSecretMatches, pullSecretName, readHeldToken } from './pull-secret.ts';
 import { ConditionType, RegistryReason } from './reasons.ts';
 import { refreshTime } from './refresh-schedule.ts';
+import { resolveRegistrySpec } from './registry-spec.ts';
+import { nextRegistryStatus, type PullSecretOutcome, type ServiceAccountOutcome, servedNote } from './registry-status.ts';
 import { syncServiceAccounts, unbindServiceAccounts } from './service-accounts.ts';
 import type { RegistryReads, RegistryWrites } from './store.ts';
 import type { SharedTokenCache } from './token-cache.ts';
@@ -42,130 +40,155 @@ export interface RegistryReconcilerDeps {
 /** A failure worth retrying with backoff; thrown after status and Events are written. */
 export class RetryableRegistryError extends Error {}
 
-interface Failure {
-  reason: string;
-  message: string;
-  retryable: boolean;
-}
+const ACTION = 'RefreshPullSecret';
 
 /**
  * Makes one EcrRegistry's pull secret (and ServiceAccount entries) match its spec, refreshing the
- * token when due. Reads, decides, writes, then writes status once. A failure never touches the
- * last good pull secret.
+ * token when due. Reads, decides, writes the children, then writes status once, computed from what
+ * each step returned. A failure never touches the last good pull secret.
  */
 export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: ObjectKey): Promise<ReconcileResult> {
   const registry = deps.reads.registry(key.namespace, key.name);
   if (!registry) return undefined;
   const log = deps.logger.child({ kind: 'EcrRegistry', namespace: key.namespace, name: key.name });
-  const finalizers = registry.metadata.finalizers ?? [];
-
   if (registry.metadata.deletionTimestamp) return finalizeRegistry(deps, registry, log);
+  const finalizers = registry.metadata.finalizers ?? [];
   if (!finalizers.includes(REGISTRY_FINALIZER)) await deps.writes.setFinalizers(registry, [...finalizers, REGISTRY_FINALIZER]);
 
-  const status: EcrRegistryStatus = { ...registry.status, observedGeneration: registry.metadata.generation ?? 0 };
-  const outcome = await syncPullSecret(deps, registry, status, log);
-  let serviceAccountError: unknown;
-  if (outcome.secretInPlace) {
-    try {
-      await syncServiceAccounts(deps, registry, status, log);
-    } catch (error) {
-      // Record the refreshed token in status before retrying the ServiceAccounts.
-      serviceAccountError = error;
-      const message = `updating ServiceAccounts: ${describeApiError(error)}`;
-      status.conditions = setCondition(status.conditions, { type: ConditionType.ServiceAccountsReady, status: 'False', reason: RegistryReason.KubernetesApiError, message }, registry.metadata.generation, new Date(deps.clock.now()));
-    }
-  }
-  status.inUseBy = undefined;
+  const pullSecret = await syncPullSecret(deps, registry, log);
+  const { accounts, recordedName, stale } = await syncChildren(deps, registry, pullSecret, log);
+  const status = nextRegistryStatus(registry.status, { generation: registry.metadata.generation, now: new Date(deps.clock.now()), pullSecretName: recordedName }, pullSecret, accounts);
   await writeStatus(deps, registry, status);
-  const previousSecret = registry.status?.pullSecretName;
-  // spec.pullSecret.name changed: the old Secret would hold a token nobody refreshes.
-  if (outcome.secretInPlace && !serviceAccountError && previousSecret && previousSecret !== pullSecretName(registry)) {
-    await deleteOwnedSecret(deps, registry, previousSecret);
-  }
-  if (serviceAccountError) throw new RetryableRegistryError(`updating ServiceAccounts failed: ${describeApiError(serviceAccountError)}`, { cause: serviceAccountError });
 
-  if (outcome.failure) {
-    deps.events.event(registry, 'Warning', outcome.failure.reason, 'RefreshPullSecret', outcome.failure.message);
-    log.warn('pull secret not refreshed', { reason: outcome.failure.reason, message: outcome.failure.message });
-    if (outcome.failure.retryable) throw new RetryableRegistryError(`${outcome.failure.reason}: ${outcome.failure.message}`);
-    if (outcome.failure.reason === RegistryReason.EndpointNotAllowed || outcome.failure.reason === RegistryReason.InvalidSpec) return undefined;
-    return { requeueAfterMs: deps.slowRetryMs ?? 300_000 };
+  if (stale) throw new RetryableRegistryError(stale);
+  if (accounts?.error) throw new RetryableRegistryError(`updating ServiceAccounts failed: ${accounts.error}`);
+  for (const { serviceAccount, removedBy } of accounts?.restored ?? []) {
+    const who = removedBy.length > 0 ? removedBy.join(', ') : 'another client';
+    const secret = pullSecretName(registry);
+    deps.events.event(
+      registry,
+      'Warning',
+      RegistryReason.ServiceAccountEntryRestored,
+      'BindServiceAccounts',
+      `${who} wrote the imagePullSecrets of ServiceAccount ${serviceAccount} without ${secret}; it is back. ` +
+        `If a GitOps tool applies this ServiceAccount, leave imagePullSecrets out of its manifest or list ${secret} in it, or every sync removes it again.`,
+    );
   }
-  return { requeueAfterMs: Math.max(1_000, outcome.nextRefresh!.getTime() - deps.clock.now()) };
+  if (accounts && accounts.missing.length > 0) {
+    deps.events.event(registry, 'Warning', RegistryReason.ServiceAccountNotFound, 'BindServiceAccounts', `${accounts.missing.length > 1 ? 'ServiceAccounts' : 'ServiceAccount'} ${accounts.missing.join(', ')} not found in namespace ${key.namespace}`);
+  }
+  const { served, failure } = pullSecret;
+  if (!failure) return { requeueAfterMs: Math.max(1_000, served!.nextRefresh.getTime() - deps.clock.now()) };
+
+  const note = `${failure.message}; ${servedNote(served)}`;
+  deps.events.event(registry, 'Warning', failure.reason, ACTION, note);
+  log.warn('pull secret not refreshed', { reason: failure.reason, message: note });
+  if (failure.retryable) throw new RetryableRegistryError(`${failure.reason}: ${failure.message}`);
+  if (failure.reason === RegistryReason.EndpointNotAllowed || failure.reason === RegistryReason.InvalidSpec) return undefined;
+  // Look again after the slow retry, and no later than the served token's expiry, when Ready turns False.
+  const untilExpiryMs = served ? served.token.expiresAt.getTime() - deps.clock.now() + 1_000 : Number.POSITIVE_INFINITY;
+  return { requeueAfterMs: Math.max(1_000, Math.min(deps.slowRetryMs ?? 300_000, untilExpiryMs)) };
 }
 
-interface SyncOutcome {
-  /** A pull secret we own exists (fresh or last good), so ServiceAccounts may point at it. */
-  secretInPlace: boolean;
-  nextRefresh?: Date;
-  failure?: Failure;
+interface ChildrenOutcome {
+  accounts?: ServiceAccountOutcome;
+  /** status.pullSecretName: the previous name until its Secret and entries are cleaned up. */
+  recordedName: string | undefined;
+  /** Why a retry is needed without alarm (a stale read), if one is. */
+  stale?: string;
 }
 
-async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistry, status: EcrRegistryStatus, log: Logger): Promise<SyncOutcome> {
+/**
+ * Points the ServiceAccounts at the served pull secret and, after spec.pullSecret.name changed,
+ * removes the old name's entries and Secret. The old name stays in status until both are gone, so
+ * a failed clean-up is retried from status rather than forgotten.
+ */
+async function syncChildren(deps: RegistryReconcilerDeps, registry: EcrRegistry, pullSecret: PullSecretOutcome, log: Logger): Promise<ChildrenOutcome> {
+  const namespace = registry.metadata.namespace!;
+  const previousName = registry.status?.pullSecretName;
+  const secretName = pullSecretName(registry);
+  if (!pullSecret.served) return { recordedName: previousName };
+  const staleSecretName = previousName && previousName !== secretName ? previousName : undefined;
+  let accounts: ServiceAccountOutcome;
+  try {
+    accounts = await syncServiceAccounts(
+      deps,
+      {
+        namespace,
+        secretName,
+        ...(staleSecretName ? { staleSecretName } : {}),
+        wanted: (registry.spec.pullSecret?.serviceAccounts ?? []).map((ref) => ref.name),
+        previouslyBound: (registry.status?.serviceAccounts ?? []).map((ref) => ref.name),
+      },
+      log,
+    );
+  } catch (error) {
+    if (!isConflict(error)) throw error;
+    return { recordedName: previousName ?? secretName, stale: `a ServiceAccount changed since it was read; retrying (${describeApiError(error)})` };
+  }
+  if (!staleSecretName) return { accounts, recordedName: secretName };
+  if (accounts.error) return { accounts, recordedName: staleSecretName };
+  try {
+    await deleteOwnedSecret(deps, registry, staleSecretName);
+  } catch (error) {
+    return { accounts: { ...accounts, error: `deleting the previous pull secret ${staleSecretName}: ${describeApiError(error)}` }, recordedName: staleSecretName };
+  }
+  log.info('previous pull secret removed', { secret: staleSecretName });
+  return { accounts, recordedName: secretName };
+}
+
+/**
+ * Makes the pull secret hold a token that is valid for the spec, calling ECR only when the held token
+ * (or the credential set's shared one) is due. Returns what it serves and what failed; writes nothing else.
+ */
+async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistry, log: Logger): Promise<PullSecretOutcome> {
   const namespace = registry.metadata.namespace!;
   const now = new Date(deps.clock.now());
   const secretName = pullSecretName(registry);
-  const fail = (reason: string, message: string, retryable: boolean, secretInPlace: boolean): SyncOutcome => {
-    setReady(status, registry, 'False', reason, secretInPlace ? `${message}; the last good pull secret ${secretName} is kept` : message, now);
-    return { secretInPlace, failure: { reason, message, retryable } };
-  };
+  const failed = (reason: string, message: string, retryable: boolean, served?: PullSecretOutcome['served']): PullSecretOutcome => ({
+    rotated: false,
+    failure: { reason, message, retryable },
+    ...(served ? { served } : {}),
+  });
 
-  // Decide from the spec what the secret must cover and where ECR is.
-  const hosts = [registry.spec.registry, ...(registry.spec.additionalRegistries ?? [])].map((h) => parseRegistryHost(h));
-  const primary = hosts[0];
-  if (!primary || hosts.some((h) => h === undefined || h.region !== primary.region)) {
-    return fail(RegistryReason.InvalidSpec, 'registry hosts must all be private ECR hosts in one region', false, false);
-  }
-  if (registry.spec.region && registry.spec.region !== primary.region) {
-    return fail(RegistryReason.InvalidSpec, `spec.region ${registry.spec.region} does not match the registry host's region ${primary.region}`, false, false);
-  }
-  const endpoint = registry.spec.endpoint ?? (primary.fips || primary.dualStack ? defaultApiEndpoint(primary) : undefined);
-  if (registry.spec.endpoint && !deps.endpointAllowlist.allows(registry.spec.endpoint)) {
-    return fail(
-      RegistryReason.EndpointNotAllowed,
-      `endpoint ${registry.spec.endpoint} is not in the operator's endpoint allowlist (${deps.endpointAllowlist.describe()})`,
-      false,
-      false,
-    );
-  }
-  const refreshBeforeMs = registry.spec.refresh?.refreshBefore ? parseDuration(registry.spec.refresh.refreshBefore) : undefined;
-  const policy = refreshBeforeMs === undefined ? {} : { refreshBeforeMs };
-  const isDue = (token: EcrAuthorization) => refreshTime(token, policy, registry.metadata.uid!).getTime() <= now.getTime() || token.expiresAt <= now;
-
-  // The Secret we will write must be ours, or not exist yet. The cache holds only Secrets we label.
-  let current: V1Secret | undefined = deps.reads.managedSecret(namespace, secretName);
-  if (current && !isOwnedBy(current, registry)) return conflict(current);
-  const held = current ? readHeldToken(current) : undefined;
-  const heldUsable = held !== undefined && held.expiresAt > now;
+  const spec = resolveRegistrySpec(registry.spec, deps.endpointAllowlist);
+  if (!spec.ok) return { rotated: false, failure: spec.failure };
+  const { hosts: hostNames, region, endpoint, policy } = spec.resolved;
+  const nextRefreshOf = (token: EcrAuthorization) => refreshTime(token, policy, registry.metadata.uid!);
+  const isDue = (token: EcrAuthorization) => nextRefreshOf(token).getTime() <= now.getTime() || token.expiresAt <= now;
+  const serving = (token: EcrAuthorization) => ({ secretName, token, nextRefresh: nextRefreshOf(token) });
 
   const credentials = credentialsFromSecret(await deps.reads.secret(namespace, registry.spec.credentials.secretRef.name), registry.spec.credentials, {
     namespace,
-    region: primary.region,
+    region,
     ...(endpoint ? { endpoint } : {}),
   });
-  if (!credentials.ok) return fail(credentials.reason, credentials.message, false, heldUsable);
-  const fingerprint = credentialFingerprint(credentials.set);
+  const fingerprint = credentials.ok ? credentialFingerprint(credentials.set) : undefined;
+  const shared = credentials.ok ? deps.tokens.peek(credentials.set, (t) => !isDue(t)) : undefined;
 
-  let token: EcrAuthorization | undefined;
-  if (held && heldUsable && held.credentialsFingerprint === fingerprint && !isDue(held)) {
-    token = held;
-  } else {
-    token = deps.tokens.peek(credentials.set, (t) => !isDue(t));
-  }
+  // The Secret we write must be ours, or not exist yet. The cache holds only Secrets we label, so a
+  // miss is read directly (a foreign Secret, or ours with its label removed) unless a token is in
+  // hand anyway: then no ECR call is at stake, and the create below meets such a Secret as a 409.
+  let current: V1Secret | undefined = deps.reads.managedSecret(namespace, secretName);
+  if (!current && !shared) current = await deps.reads.secret(namespace, secretName);
+  if (current && !isOwnedBy(current, registry)) return conflict(current);
+  const recorded = { issuedAt: registry.status?.lastRefreshTime, expiresAt: registry.status?.expirationTime };
+  const held = current ? readHeldToken(current, recorded) : undefined;
+  // The held token still serves pods if it is unexpired and names every host the spec asks for.
+  const served = held && held.expiresAt > now && sameHosts(held.hosts, hostNames) ? serving(held) : undefined;
+
+  if (!credentials.ok) return failed(credentials.reason, credentials.message, false, served);
+  let token: EcrAuthorization | undefined = held && served && held.credentialsFingerprint === fingerprint && !isDue(held) ? held : shared;
   if (!token) {
-    // About to spend an ECR call: first make sure a cache miss is not a foreign Secret of that name.
-    // (With a token already in hand no call is at stake, and the create below meets such a Secret as a 409.)
-    current ??= await deps.reads.secret(namespace, secretName);
-    if (current && !isOwnedBy(current, registry)) return conflict(current);
     try {
       token = await deps.tokens.get(credentials.set, (t) => !isDue(t));
     } catch (error) {
       return awsFailure(error, credentials.set);
     }
-    if (!token.password || token.expiresAt <= now) return fail(RegistryReason.EcrError, 'ECR returned a token that is empty or already expired', true, heldUsable);
+    if (!token.password || token.expiresAt <= now) return failed(RegistryReason.EcrError, 'ECR returned a token that is empty or already expired', true, served);
   }
 
-  const desired = desiredPullSecret(registry, hosts.map((h) => h!.host), token, fingerprint);
+  const desired = desiredPullSecret(registry, hostNames, token, fingerprint!);
   try {
     if (!current) {
       current = await createOrAdopt(deps, registry, desired);
@@ -178,31 +201,30 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   } catch (error) {
     // A 409 means our cache lagged our own last write: retry with fresh state, no alarm.
     if (isConflict(error)) throw new RetryableRegistryError(`pull secret ${secretName} changed since it was read; retrying`);
-    return fail(RegistryReason.KubernetesApiError, `writing pull secret ${secretName}: ${describeApiError(error)}`, true, heldUsable);
+    return failed(RegistryReason.KubernetesApiError, `writing pull secret ${secretName}: ${describeApiError(error)}`, true, served);
   }
-  if (token !== held) {
+  const rotated = token !== held;
+  if (rotated) {
     log.info('pull secret refreshed', { secret: secretName, expiresAt: token.expiresAt.toISOString() });
-    deps.events.event(registry, 'Normal', 'Refreshed', 'RefreshPullSecret', `Pull secret ${secretName} holds a new token that expires at ${token.expiresAt.toISOString()}`);
+    deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} holds a new token that expires at ${token.expiresAt.toISOString()}`);
   }
+  return { served: serving(token), rotated };
 
-  const nextRefresh = refreshTime(token, policy, registry.metadata.uid!);
-  status.pullSecretName = secretName;
-  status.expiresAt = token.expiresAt.toISOString();
-  status.lastRefreshTime = token.issuedAt.toISOString();
-  status.nextRefreshTime = nextRefresh.toISOString();
-  setReady(status, registry, 'True', RegistryReason.PullSecretReady, `Pull secret ${secretName} holds a token valid until ${token.expiresAt.toISOString()}`, now);
-  return { secretInPlace: true, nextRefresh };
-
-  function conflict(other: V1Secret | undefined): SyncOutcome {
+  function conflict(other: V1Secret | undefined): PullSecretOutcome {
     const owner = other?.metadata?.ownerReferences?.find((o) => o.controller)?.name;
     const by = owner ? `, owned by ${owner}` : other ? '' : ', not created by this operator';
-    return fail(RegistryReason.PullSecretConflict, `Secret ${namespace}/${secretName} already exists${by}; it is left untouched. Choose another spec.pullSecret.name or remove that Secret`, false, false);
+    return failed(RegistryReason.PullSecretConflict, `Secret ${namespace}/${secretName} already exists${by}; it is left untouched. Choose another spec.pullSecret.name or remove that Secret`, false);
   }
 
-  function awsFailure(error: unknown, set: AwsCredentialSet): SyncOutcome {
+  function awsFailure(error: unknown, set: AwsCredentialSet): PullSecretOutcome {
     const failure = classifyAwsError(error, secretValues(set));
-    return fail(conditionReasonFor(failure.kind), `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, heldUsable);
+    return failed(conditionReasonFor(failure.kind), `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, served);
   }
+}
+
+function sameHosts(held: readonly string[], wanted: readonly string[]): boolean {
+  const want = [...new Set(wanted)].sort();
+  return held.length === want.length && held.every((host, i) => host === want[i]);
 }
 
 /** Creates the pull secret; if a Secret of that name appeared meanwhile, adopts it only when it is ours. */
@@ -221,24 +243,35 @@ async function finalizeRegistry(deps: RegistryReconcilerDeps, registry: EcrRegis
   if (!finalizers.includes(REGISTRY_FINALIZER)) return undefined;
   const namespace = registry.metadata.namespace!;
   const users = deps.reads.registryUsers(namespace, registry.metadata.name!);
+  const now = new Date(deps.clock.now());
   if (users.length > 0) {
     // In use: deletion waits for the last ImageImport (their deletion requeues us), and meanwhile
     // the pull secret keeps being refreshed, since pods still pull with it.
-    const status: EcrRegistryStatus = { ...registry.status, inUseBy: [...users].sort() };
-    const message = `Deletion waits for ImageImports that use this registry: ${status.inUseBy!.join(', ')}`;
-    status.conditions = setCondition(status.conditions, { type: 'Deleting', status: 'True', reason: RegistryReason.InUse, message }, registry.metadata.generation, new Date(deps.clock.now()));
-    const outcome = await syncPullSecret(deps, registry, status, log);
-    if ((registry.status?.inUseBy ?? []).join() !== status.inUseBy!.join()) deps.events.event(registry, 'Normal', RegistryReason.InUse, 'Delete', message);
+    const inUseBy = [...users].sort();
+    const message = `Deletion waits for ImageImports that use this registry: ${inUseBy.join(', ')}`;
+    const outcome = await syncPullSecret(deps, registry, log);
+    const next = nextRegistryStatus(registry.status, { generation: registry.metadata.generation, now, pullSecretName: registry.status?.pullSecretName ?? (outcome.served ? pullSecretName(registry) : undefined) }, outcome, undefined);
+    const status: EcrRegistryStatus = {
+      ...next,
+      inUseBy: inUseBy.map((name) => ({ name })),
+      conditions: setCondition(next.conditions, { type: ConditionType.Deleting, status: 'True', reason: RegistryReason.InUse, message }, registry.metadata.generation, now),
+    };
+    if ((registry.status?.inUseBy ?? []).map((u) => u.name).join() !== inUseBy.join()) deps.events.event(registry, 'Normal', RegistryReason.InUse, 'Delete', message);
     await writeStatus(deps, registry, status);
-    return outcome.nextRefresh ? { requeueAfterMs: Math.max(1_000, outcome.nextRefresh.getTime() - deps.clock.now()) } : { requeueAfterMs: deps.slowRetryMs ?? 300_000 };
+    return outcome.served && !outcome.failure
+      ? { requeueAfterMs: Math.max(1_000, outcome.served.nextRefresh.getTime() - deps.clock.now()) }
+      : { requeueAfterMs: deps.slowRetryMs ?? 300_000 };
   }
-  const secretName = registry.status?.pullSecretName ?? pullSecretName(registry);
-  // Entries may exist on accounts named in the spec whose status write never landed.
-  const accounts = new Set([...(registry.status?.serviceAccounts ?? []), ...(registry.spec.pullSecret?.serviceAccounts ?? [])]);
-  await unbindServiceAccounts(deps, namespace, [...accounts], secretName);
-  for (const name of new Set([secretName, pullSecretName(registry)])) await deleteOwnedSecret(deps, registry, name);
+  // Entries may name the current or the previous pull secret, on accounts in status or in the spec
+  // (a status write may not have landed).
+  const names = new Set([pullSecretName(registry), ...(registry.status?.pullSecretName ? [registry.status.pullSecretName] : [])]);
+  const accounts = [...new Set([...(registry.status?.serviceAccounts ?? []), ...(registry.spec.pullSecret?.serviceAccounts ?? [])].map((ref) => ref.name))];
+  for (const name of names) {
+    await unbindServiceAccounts(deps, namespace, accounts, name);
+    await deleteOwnedSecret(deps, registry, name);
+  }
   await deps.writes.setFinalizers(registry, finalizers.filter((f) => f !== REGISTRY_FINALIZER));
-  log.info('registry finalized', { secret: secretName });
+  log.info('registry finalized', { secrets: [...names] });
   return undefined;
 }
 
@@ -249,11 +282,11 @@ async function deleteOwnedSecret(deps: RegistryReconcilerDeps, registry: EcrRegi
   if (secret && isOwnedBy(secret, registry)) await deps.writes.deleteSecret(namespace, name, secret.metadata!.uid!);
 }
 
-function setReady(status: EcrRegistryStatus, registry: EcrRegistry, value: Condition['status'], reason: string, message: string, now: Date): void {
-  status.conditions = setCondition(status.conditions, { type: ConditionType.Ready, status: value, reason, message: redact(message) }, registry.metadata.generation, now);
-}
-
-/** Writes status only when it changed (only the changed fields), so a steady state makes no writes. */
+/**
+ * Writes status only when it changed (only the changed fields), so a steady state makes no writes.
+ * `registry` is the newest this process knows (the cache, or its own last write when the cache lags),
+ * so a change is never judged against a status the apiserver no longer holds.
+ */
 async function writeStatus(deps: RegistryReconcilerDeps, registry: EcrRegistry, status: EcrRegistryStatus): Promise<void> {
   const patch = statusPatch(registry.status, status);
   if (patch) await deps.writes.patchStatus(registry, patch);

@@ -1,70 +1,76 @@
-import type { EcrRegistry, EcrRegistryStatus } from '../api/ecr-registry.ts';
+import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { removeCondition, setCondition } from '../runtime/conditions.ts';
-import { pullSecretName } from './pull-secret.ts';
-import { ConditionType, RegistryReason } from './reasons.ts';
+import type { V1ServiceAccount } from '@kubernetes/client-node';
+import { FIELD_MANAGER } from '../api/group.ts';
+import type { RestoredEntry, ServiceAccountOutcome } from './registry-status.ts';
 import type { RegistryReads, RegistryWrites } from './store.ts';
 
 interface ServiceAccountDeps {
-  reads: RegistryReads;
-  writes: RegistryWrites;
-  clock: { now(): number };
-  events: { event(regarding: EcrRegistry, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void };
+  reads: Pick<RegistryReads, 'serviceAccount'>;
+  writes: Pick<RegistryWrites, 'addImagePullSecret' | 'removeImagePullSecret'>;
+}
+
+export interface ServiceAccountPlan {
+  namespace: string;
+  /** The pull secret the entries must name. */
+  secretName: string;
+  /** A pull secret name entries named before spec.pullSecret.name changed; all of those come off. */
+  staleSecretName?: string;
+  /** ServiceAccounts the spec lists. */
+  wanted: readonly string[];
+  /** ServiceAccounts status says carry our entry. */
+  previouslyBound: readonly string[];
 }
 
 /**
- * Appends the pull secret to each requested ServiceAccount's imagePullSecrets (never replacing other
- * entries), repairs entries that were removed, and takes ours off ServiceAccounts no longer listed.
+ * Appends the pull secret to each wanted ServiceAccount's imagePullSecrets (never replacing other
+ * entries), repairs entries that were removed, and takes ours off accounts no longer listed and
+ * entries that name a pull secret we no longer write. A stale read (the ServiceAccount moved since
+ * the cache saw it) is thrown as a conflict, to be retried quietly.
  */
-export async function syncServiceAccounts(deps: ServiceAccountDeps, registry: EcrRegistry, status: EcrRegistryStatus, log: Logger): Promise<void> {
-  const namespace = registry.metadata.namespace!;
-  const secretName = pullSecretName(registry);
-  const wanted = [...new Set(registry.spec.pullSecret?.serviceAccounts ?? [])].sort();
-  const previousSecret = status.pullSecretName ?? secretName;
-  const previous = status.serviceAccounts ?? [];
-
-  // Entries naming a pull secret we no longer write, or on accounts no longer listed, come off first.
-  const stale = previousSecret !== secretName ? previous : previous.filter((sa) => !wanted.includes(sa));
-  await unbindServiceAccounts(deps, namespace, stale, previousSecret);
-
+export async function syncServiceAccounts(deps: ServiceAccountDeps, plan: ServiceAccountPlan, log: Logger): Promise<ServiceAccountOutcome> {
+  const wanted = [...new Set(plan.wanted)].sort();
   const bound: string[] = [];
   const missing: string[] = [];
-  for (const name of wanted) {
-    const account = await deps.reads.serviceAccount(namespace, name);
-    if (!account) {
-      missing.push(name);
-      continue;
+  const restored: RestoredEntry[] = [];
+  try {
+    if (plan.staleSecretName) {
+      await unbindServiceAccounts(deps, plan.namespace, [...new Set([...plan.previouslyBound, ...wanted])], plan.staleSecretName);
     }
-    if (!(account.imagePullSecrets ?? []).some((ref) => ref.name === secretName)) {
-      await deps.writes.addImagePullSecret(account, secretName);
-      log.info('pull secret added to ServiceAccount', { serviceAccount: name, secret: secretName });
+    await unbindServiceAccounts(deps, plan.namespace, plan.previouslyBound.filter((sa) => !wanted.includes(sa)), plan.secretName);
+    for (const name of wanted) {
+      const account = await deps.reads.serviceAccount(plan.namespace, name);
+      if (!account) {
+        missing.push(name);
+        continue;
+      }
+      if (!(account.imagePullSecrets ?? []).some((ref) => ref.name === plan.secretName)) {
+        await deps.writes.addImagePullSecret(account, plan.secretName);
+        log.info('pull secret added to ServiceAccount', { serviceAccount: name, secret: plan.secretName });
+        if (plan.previouslyBound.includes(name)) restored.push({ serviceAccount: name, removedBy: imagePullSecretsManagers(account) });
+      }
+      bound.push(name);
     }
-    bound.push(name);
+  } catch (error) {
+    if (isConflict(error)) throw error;
+    return { wanted, bound: [...new Set([...bound, ...plan.previouslyBound])].sort(), missing, error: describeApiError(error) };
   }
-  status.serviceAccounts = bound;
+  return { wanted, bound, missing, ...(restored.length > 0 ? { restored } : {}) };
+}
 
-  const now = new Date(deps.clock.now());
-  if (wanted.length === 0) {
-    status.conditions = removeCondition(status.conditions, ConditionType.ServiceAccountsReady);
-    return;
-  }
-  if (missing.length > 0) {
-    const message = `ServiceAccount${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in namespace ${namespace}`;
-    status.conditions = setCondition(status.conditions, { type: ConditionType.ServiceAccountsReady, status: 'False', reason: RegistryReason.ServiceAccountNotFound, message }, registry.metadata.generation, now);
-    deps.events.event(registry, 'Warning', RegistryReason.ServiceAccountNotFound, 'BindServiceAccounts', message);
-  } else {
-    const message = `imagePullSecrets of ${bound.join(', ')} include ${secretName}`;
-    status.conditions = setCondition(status.conditions, { type: ConditionType.ServiceAccountsReady, status: 'True', reason: RegistryReason.ServiceAccountsBound, message }, registry.metadata.generation, now);
-  }
+/**
+ * Who last wrote imagePullSecrets: it is an atomic list, so whoever replaced it owns all of it (a
+ * GitOps tool's apply, typically). Empty when the list is gone altogether.
+ */
+function imagePullSecretsManagers(account: V1ServiceAccount): string[] {
+  return (account.metadata?.managedFields ?? [])
+    .filter((entry) => entry.manager !== FIELD_MANAGER && entry.fieldsV1 !== undefined && 'f:imagePullSecrets' in entry.fieldsV1)
+    .map((entry) => entry.manager ?? 'unknown')
+    .sort();
 }
 
 /** Removes our entry (by name) from each ServiceAccount, leaving every other entry as it is. */
-export async function unbindServiceAccounts(
-  deps: Pick<ServiceAccountDeps, 'reads' | 'writes'>,
-  namespace: string,
-  serviceAccounts: readonly string[],
-  secretName: string,
-): Promise<void> {
+export async function unbindServiceAccounts(deps: ServiceAccountDeps, namespace: string, serviceAccounts: readonly string[], secretName: string): Promise<void> {
   for (const name of serviceAccounts) {
     const account = await deps.reads.serviceAccount(namespace, name);
     const index = (account?.imagePullSecrets ?? []).findIndex((ref) => ref.name === secretName);

@@ -72,3 +72,30 @@ function sameInstant(x: string, y: string): boolean {
   const yMs = Date.parse(y);
   return !Number.isNaN(xMs) && xMs === yMs;
 }
+
+/** kstatus's abnormal-true conditions: Flux, `kubectl wait` and cli-utils read them. */
+export const ProgressConditionType = {
+  /** Work is under way (first result, a spec change not applied yet, a transient failure being retried). */
+  Reconciling: 'Reconciling',
+  /** A person must act: retrying alone will not make progress. */
+  Stalled: 'Stalled',
+} as const;
+
+/** Where a reconcile left the object, as kstatus reads it. */
+export type Progress =
+  | { state: 'done' }
+  | { state: 'reconciling'; reason: string; message: string }
+  | { state: 'stalled'; reason: string; message: string };
+
+/**
+ * Sets kstatus's Reconciling and Stalled conditions from `progress`: at most one of them is present
+ * (True), and both are removed when the reconcile is done, as Flux's controllers do. kstatus reports
+ * InProgress while Reconciling is True, Failed while Stalled is True, and Current otherwise (with
+ * status.observedGeneration equal to metadata.generation).
+ */
+export function setProgress(conditions: readonly Condition[] | undefined, progress: Progress, observedGeneration: number | undefined, now: Date): Condition[] {
+  const { Reconciling, Stalled } = ProgressConditionType;
+  if (progress.state === 'done') return removeCondition(removeCondition(conditions, Reconciling), Stalled);
+  const [type, other] = progress.state === 'reconciling' ? [Reconciling, Stalled] : [Stalled, Reconciling];
+  return setCondition(removeCondition(conditions, other), { type, status: 'True', reason: progress.reason, message: progress.message }, observedGeneration, now);
+}

@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { dump, loadAll } from 'js-yaml';
+import type { ClusterEcrRegistry } from '../../src/api/cluster-ecr-registry.ts';
 import { DEFAULT_ACCESS_KEY_ID_KEY, DEFAULT_SECRET_ACCESS_KEY_KEY, type EcrRegistry } from '../../src/api/ecr-registry.ts';
-import { ECR_REGISTRY, IMAGE_IMPORT } from '../../src/api/group.ts';
+import { CLUSTER_ECR_REGISTRY, ECR_REGISTRY, GROUP_VERSION, IMAGE_IMPORT } from '../../src/api/group.ts';
 import type { ImageImport } from '../../src/api/image-import.ts';
 import { parseRegistryHost } from '../../src/aws/registry-host.ts';
 
@@ -17,7 +18,7 @@ export const SAMPLES_DIR = path.resolve(import.meta.dirname, '../../deploy/sampl
 export interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   [field: string]: unknown;
 }
 
@@ -94,7 +95,7 @@ export function wireSamplesToEmulator(samples: readonly SampleObject[], wiring: 
     const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
     if (!secret) continue;
     const stringData = { ...(asRecord(secret.stringData) ?? {}) };
-    stringData[ref.accessKeyIdKey ?? DEFAULT_ACCESS_KEY_ID_KEY] = wiring.accessKeyId;
+    stringData[ref.accessKeyIDKey ?? DEFAULT_ACCESS_KEY_ID_KEY] = wiring.accessKeyId;
     stringData[ref.secretAccessKeyKey ?? DEFAULT_SECRET_ACCESS_KEY_KEY] = wiring.secretAccessKey;
     secret.stringData = stringData;
     changes.push(`Secret ${ref.name}: the placeholders replaced with an access key the emulator knows`);
@@ -105,6 +106,59 @@ export function wireSamplesToEmulator(samples: readonly SampleObject[], wiring: 
     changes.push(`ImageImport ${imageImport.metadata.name}: importPolicy.interval ${before} -> ${wiring.importInterval}, so tag moves show up quickly`);
   }
   return { objects, changes };
+}
+
+/**
+ * The demo's ClusterEcrRegistry, which deploy/samples does not hold: one pull secret, with one token,
+ * in every namespace labelled `ecr.demo/pull: "true"`. Its keys live in a namespace no team reads.
+ */
+export const CLUSTER_SAMPLE = {
+  name: 'ecr-shared',
+  labelKey: 'ecr.demo/pull',
+  labelValue: 'true',
+  credentialsSecret: 'ecr-shared-credentials',
+  /** Labelled and applied together with the ClusterEcrRegistry. */
+  firstNamespace: 'team-a',
+  /** Created later, while the demo watches, to show a new namespace being served. */
+  liveNamespace: 'team-b',
+} as const;
+
+export interface ClusterSampleWiring {
+  /** The ECR registry host, the same as the EcrRegistry sample's. */
+  registry: string;
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Where the credentials Secret goes. */
+  credentialsNamespace: string;
+}
+
+/** A Namespace carrying the label the demo's ClusterEcrRegistry selects. */
+export function labelledNamespace(name: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { [CLUSTER_SAMPLE.labelKey]: CLUSTER_SAMPLE.labelValue } } };
+}
+
+/** The credentials Secret, the first labelled namespace and the ClusterEcrRegistry, for one `kubectl apply`. */
+export function clusterRegistrySample(wiring: ClusterSampleWiring): KubeObject[] {
+  const secret: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: CLUSTER_SAMPLE.credentialsSecret, namespace: wiring.credentialsNamespace },
+    type: 'Opaque',
+    stringData: { [DEFAULT_ACCESS_KEY_ID_KEY]: wiring.accessKeyId, [DEFAULT_SECRET_ACCESS_KEY_KEY]: wiring.secretAccessKey },
+  };
+  const registry: ClusterEcrRegistry = {
+    apiVersion: GROUP_VERSION,
+    kind: CLUSTER_ECR_REGISTRY.kind,
+    metadata: { name: CLUSTER_SAMPLE.name },
+    spec: {
+      registry: wiring.registry,
+      endpoint: wiring.endpoint,
+      credentials: { secretRef: { namespace: wiring.credentialsNamespace, name: CLUSTER_SAMPLE.credentialsSecret } },
+      namespaceSelector: { matchLabels: { [CLUSTER_SAMPLE.labelKey]: CLUSTER_SAMPLE.labelValue } },
+    },
+  };
+  return [secret, labelledNamespace(CLUSTER_SAMPLE.firstNamespace), registry as unknown as KubeObject];
 }
 
 /** Multi-document YAML for `kubectl apply -f -`. */

@@ -347,7 +347,7 @@ describe('the operator installed from deploy/, started as its container would be
     await eventually(
       async () => {
         const registry = await getRegistry(namespace, labels.name);
-        const expiresAtMs = Date.parse(registry.status!.expiresAt!);
+        const expiresAtMs = Date.parse(registry.status!.expirationTime!);
         const metrics = await scrape(leader.metricsUrl);
         const expiry = samplesOf(metrics, 'ecr_operator_token_expiry_seconds', labels)[0]?.value;
         expect(expiry, 'ecr_operator_token_expiry_seconds').to.be.a('number');

@@ -2,8 +2,9 @@ import type { EventsV1Event, V1Secret } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
 import { type AccessKey, EcrEmulator } from '../support/ecr-emulator/index.ts';
-import { createTestNamespace, deleteTestNamespace } from '../support/env.ts';
+import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
 import { eventually } from '../support/eventually.ts';
+import { findCondition } from '../../src/runtime/conditions.ts';
 import {
   adminClients,
   createCredentialsSecret,
@@ -86,13 +87,14 @@ describe('EcrRegistry controller', function () {
     return key;
   }
 
-  async function waitForReason(name: string, status: 'True' | 'False', reason: string) {
+  async function waitForReason(name: string, status: 'True' | 'False', reason: string, type = 'Ready') {
     return eventually(
       async () => {
         const registry = await getRegistry(namespace, name);
-        const ready = readyCondition(registry);
-        expect(ready, 'Ready condition').to.include({ status, reason });
-        expect(ready?.observedGeneration).to.equal(registry.metadata.generation);
+        const condition = findCondition(registry.status?.conditions, type);
+        expect(condition, `${type} condition`).to.include({ status, reason });
+        expect(condition?.observedGeneration).to.equal(registry.metadata.generation);
+        expect(registry.status?.observedGeneration).to.equal(registry.metadata.generation);
         return registry;
       },
       { timeoutMs: 30_000, intervalMs: 100 },
@@ -142,7 +144,7 @@ describe('EcrRegistry controller', function () {
     expect(await registryAccepts('not-a-token')).to.equal(401);
 
     expect(registry.status?.pullSecretName).to.equal('prod');
-    const expiresAt = Date.parse(registry.status!.expiresAt!);
+    const expiresAt = Date.parse(registry.status!.expirationTime!);
     const next = Date.parse(registry.status!.nextRefreshTime!);
     const issued = Date.parse(registry.status!.lastRefreshTime!);
     expect(expiresAt - issued).to.be.closeTo(12 * 3_600_000, 60_000);
@@ -184,7 +186,7 @@ describe('EcrRegistry controller', function () {
     process.stderr.write(`      rotations seen: ${passwords.length - 1}; least remaining lifetime at a sample: ${minRemainingMs} ms of 5000\n`);
   });
 
-  describe('keeps the last good pull secret and reports why', () => {
+  describe('keeps the last good pull secret, stays Ready while it is valid, and reports why refreshes fail', () => {
     async function healthySecret(name: string, tokenSeconds = 43_200) {
       emulator.tokenLifetimeSeconds = tokenSeconds;
       const key = await registryWithKey(name);
@@ -192,21 +194,41 @@ describe('EcrRegistry controller', function () {
       return { key, secret: await waitForSecret(name) };
     }
 
+    /** While the old token is valid: Ready stays True, Refreshed turns False with the reason and the expiry. */
+    async function refreshFailing(name: string, reason: string) {
+      const registry = await waitForReason(name, 'False', reason, 'Refreshed');
+      expect(readyCondition(registry)).to.include({ status: 'True', reason: 'PullSecretReady' });
+      expect(findCondition(registry.status?.conditions, 'Refreshed')?.message).to.match(/keeps serving a token valid until \S+Z/);
+      expect(findCondition(registry.status?.conditions, 'Stalled')).to.equal(undefined);
+      return registry;
+    }
+
     it('with a wrong secret key', async () => {
       const { key, secret } = await healthySecret('wrongkey');
       const wrong = 'canary-WRONG-secret-key-0123456789abcdef';
       secretsSeen.add(wrong);
       await replaceCredentialsSecret(namespace, CREDENTIALS, { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: wrong });
-      const registry = await waitForReason('wrongkey', 'False', 'CredentialsRejected');
-      expect(readyCondition(registry)?.message).to.match(/InvalidSignatureException/);
+      const registry = await refreshFailing('wrongkey', 'CredentialsRejected');
+      expect(findCondition(registry.status?.conditions, 'Refreshed')?.message).to.match(/InvalidSignatureException/);
       expect((await readSecret(namespace, 'wrongkey'))?.data).to.deep.equal(secret.data);
       await expectWarning('CredentialsRejected');
+    });
+
+    it('turns Ready False and Stalled once the last good token has expired and the keys are still rejected', async () => {
+      const { key, secret } = await healthySecret('expired', 4);
+      await replaceCredentialsSecret(namespace, CREDENTIALS, { AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: 'canary-WRONG-secret-key-expired' });
+      secretsSeen.add('canary-WRONG-secret-key-expired');
+      const registry = await waitForReason('expired', 'False', 'CredentialsRejected');
+      expect(findCondition(registry.status?.conditions, 'Stalled')).to.include({ status: 'True', reason: 'CredentialsRejected' });
+      expect(readyCondition(registry)?.message).to.include('no valid token is served');
+      // The expired secret is still left in place, not replaced by anything empty.
+      expect((await readSecret(namespace, 'expired'))?.data).to.deep.equal(secret.data);
     });
 
     it('when the credentials Secret is missing', async () => {
       const { secret } = await healthySecret('nosecret');
       await adminClients().core.deleteNamespacedSecret({ namespace, name: CREDENTIALS });
-      await waitForReason('nosecret', 'False', 'CredentialsSecretNotFound');
+      await refreshFailing('nosecret', 'CredentialsSecretNotFound');
       expect((await readSecret(namespace, 'nosecret'))?.data).to.deep.equal(secret.data);
       await expectWarning('CredentialsSecretNotFound');
     });
@@ -214,8 +236,8 @@ describe('EcrRegistry controller', function () {
     it('when a key is missing from the Secret', async () => {
       const { key, secret } = await healthySecret('nokey');
       await replaceCredentialsSecret(namespace, CREDENTIALS, { AWS_ACCESS_KEY_ID: key.accessKeyId });
-      const registry = await waitForReason('nokey', 'False', 'CredentialsKeyMissing');
-      expect(readyCondition(registry)?.message).to.include('AWS_SECRET_ACCESS_KEY');
+      const registry = await refreshFailing('nokey', 'CredentialsKeyMissing');
+      expect(findCondition(registry.status?.conditions, 'Refreshed')?.message).to.include('AWS_SECRET_ACCESS_KEY');
       expect((await readSecret(namespace, 'nokey'))?.data).to.deep.equal(secret.data);
       await expectWarning('CredentialsKeyMissing');
     });
@@ -224,15 +246,20 @@ describe('EcrRegistry controller', function () {
       ['throttle', 'Throttled'],
       ['serverError', 'EcrUnreachable'],
     ] as const) {
-      it(`when ECR answers ${fault}, then recovers by itself`, async () => {
+      it(`when ECR answers ${fault}: Ready until the token expires, then Reconciling, then recovers by itself`, async () => {
         const { key, secret } = await healthySecret(`fault-${fault.toLowerCase()}`, 6);
         const name = `fault-${fault.toLowerCase()}`;
         emulator.injectFault({ kind: fault, action: 'GetAuthorizationToken', accessKeyId: key.accessKeyId });
-        await waitForReason(name, 'False', reason);
+        await refreshFailing(name, reason);
+        const expired = await waitForReason(name, 'False', reason);
+        expect(findCondition(expired.status?.conditions, 'Reconciling')).to.include({ status: 'True', reason });
+        expect(findCondition(expired.status?.conditions, 'Stalled')).to.equal(undefined);
         expect((await readSecret(namespace, name))?.data).to.deep.equal(secret.data);
         await expectWarning(reason);
         emulator.clearFaults();
-        await waitForReason(name, 'True', 'PullSecretReady');
+        const recovered = await waitForReason(name, 'True', 'PullSecretReady');
+        expect(findCondition(recovered.status?.conditions, 'Refreshed')).to.include({ status: 'True', reason: 'TokenRefreshed' });
+        expect(findCondition(recovered.status?.conditions, 'Reconciling')).to.equal(undefined);
         const refreshed = await readSecret(namespace, name);
         expect(pullSecretPassword(refreshed!, HOST)).to.not.equal(pullSecretPassword(secret, HOST));
       });
@@ -286,12 +313,12 @@ describe('EcrRegistry controller', function () {
   it('appends to ServiceAccounts, repairs a removed entry, and removes it on deletion', async () => {
     const { core } = adminClients();
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'builder' }, imagePullSecrets: [{ name: 'existing' }] } });
-    await registryWithKey('bound', { pullSecret: { serviceAccounts: ['builder'] } });
+    await registryWithKey('bound', { pullSecret: { serviceAccounts: [{ name: 'builder' }] } });
     const names = async () => ((await core.readNamespacedServiceAccount({ namespace, name: 'builder' })).imagePullSecrets ?? []).map((r) => r.name);
 
     await eventually(async () => expect(await names()).to.deep.equal(['existing', 'bound']));
     const registry = await waitForReason('bound', 'True', 'PullSecretReady');
-    expect(registry.status?.serviceAccounts).to.deep.equal(['builder']);
+    expect(registry.status?.serviceAccounts).to.deep.equal([{ name: 'builder' }]);
 
     // Someone drops our entry: it comes back, and theirs stays.
     await core.patchNamespacedServiceAccount(
@@ -306,6 +333,69 @@ describe('EcrRegistry controller', function () {
       expect(await readSecret(namespace, 'bound')).to.equal(undefined);
       expect(await registryGone(namespace, 'bound'), 'EcrRegistry finalized').to.equal(true);
     });
+  });
+
+  it('defect 1: a renamed pull secret moves the ServiceAccount entry and deletes the old Secret', async () => {
+    const { core } = adminClients();
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'renamer' }, imagePullSecrets: [{ name: 'theirs' }] } });
+    await registryWithKey('rename', { pullSecret: { name: 'before', serviceAccounts: [{ name: 'renamer' }] } });
+    const names = async () => ((await core.readNamespacedServiceAccount({ namespace, name: 'renamer' })).imagePullSecrets ?? []).map((r) => r.name);
+    await eventually(async () => expect(await names()).to.deep.equal(['theirs', 'before']));
+    await waitForReason('rename', 'True', 'PullSecretReady');
+
+    await adminClients().custom.patchNamespacedCustomObject(
+      { group: 'ecr.pullsecrets.io', version: 'v1alpha1', plural: 'ecrregistries', namespace, name: 'rename', body: { spec: { pullSecret: { name: 'after' } } } },
+      (await import('../../src/kube/clients.ts')).mergePatch(),
+    );
+    await eventually(async () => {
+      expect(await names()).to.deep.equal(['theirs', 'after']);
+      expect(await readSecret(namespace, 'before')).to.equal(undefined);
+      expect((await getRegistry(namespace, 'rename')).status?.pullSecretName).to.equal('after');
+    });
+    // A Secret that later takes the old name is never attached to the ServiceAccount.
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name: 'before' }, stringData: { note: 'someone else' } } });
+    await deleteRegistry(namespace, 'rename');
+    await eventually(async () => expect(await registryGone(namespace, 'rename')).to.equal(true));
+    expect(await names()).to.deep.equal(['theirs']);
+    expect(await readSecret(namespace, 'before')).to.not.equal(undefined);
+  });
+
+  it('defect 3: a stale ServiceAccount append is a conflict (the apiserver answers 422 to the failed test op)', async () => {
+    const { core } = adminClients();
+    const { kubeRegistryWrites } = await import('../../src/registry/kube-store.ts');
+    const { isConflict } = await import('../../src/kube/errors.ts');
+    const { createKubeClients } = await import('../../src/kube/clients.ts');
+    const stale = await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'raced' } } });
+    await core.patchNamespacedServiceAccount(
+      { namespace, name: 'raced', body: { metadata: { labels: { moved: 'yes' } } } },
+      (await import('../../src/kube/clients.ts')).mergePatch(),
+    );
+    const error = await kubeRegistryWrites(createKubeClients(testEnv().kubeConfig())).addImagePullSecret(stale, 'pull').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isConflict(error), String(error)).to.equal(true);
+    expect((await core.readNamespacedServiceAccount({ namespace, name: 'raced' })).imagePullSecrets).to.equal(undefined);
+  });
+
+  it('defect 5: re-adopts its pull secret after the managed-by label is removed, with no conflict and no ECR call', async () => {
+    const { core } = adminClients();
+    const key = await registryWithKey('relabel');
+    await waitForReason('relabel', 'True', 'PullSecretReady');
+    const before = await waitForSecret('relabel');
+    emulator.resetCounters();
+    await core.patchNamespacedSecret(
+      { namespace, name: 'relabel', body: { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } } },
+      (await import('../../src/kube/clients.ts')).mergePatch(),
+    );
+    await eventually(async () => {
+      const secret = await readSecret(namespace, 'relabel');
+      expect(secret?.metadata?.labels).to.include({ 'app.kubernetes.io/managed-by': 'ecr-pullsecrets-operator' });
+      expect(secret?.data).to.deep.equal(before.data);
+    });
+    const registry = await getRegistry(namespace, 'relabel');
+    expect(readyCondition(registry)).to.include({ status: 'True', reason: 'PullSecretReady' });
+    expect(emulator.callCount({ accessKeyId: key.accessKeyId })).to.equal(0);
   });
 
   it('makes one GetAuthorizationToken call per refresh for registries that share credentials', async () => {

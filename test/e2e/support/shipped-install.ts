@@ -97,7 +97,7 @@ export async function readSamples(): Promise<SamplesInfo> {
     region: host.region,
     host: host.host,
     credentialsSecret: registry.spec.credentials.secretRef.name,
-    serviceAccounts: registry.spec.pullSecret?.serviceAccounts ?? [],
+    serviceAccounts: (registry.spec.pullSecret?.serviceAccounts ?? []).map((ref) => ref.name),
   };
 }
 

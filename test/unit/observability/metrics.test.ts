@@ -103,10 +103,10 @@ describe('OperatorMetrics', () => {
   it("computes each registry's seconds to token expiry at scrape time", async () => {
     const { clock, registry, metrics } = setup();
     const registries: RegistryExpiry[] = [
-      { metadata: { namespace: 'team-a', name: 'prod' }, status: { expiresAt: '2025-01-01T12:10:00Z' } },
-      { metadata: { namespace: 'team-b', name: 'dev' }, status: { expiresAt: '2025-01-01T11:59:30Z' } },
+      { metadata: { namespace: 'team-a', name: 'prod' }, status: { expirationTime: '2025-01-01T12:10:00Z' } },
+      { metadata: { namespace: 'team-b', name: 'dev' }, status: { expirationTime: '2025-01-01T11:59:30Z' } },
       { metadata: { namespace: 'team-c', name: 'new' } },
-      { metadata: { namespace: 'team-c', name: 'garbled' }, status: { expiresAt: 'soon' } },
+      { metadata: { namespace: 'team-c', name: 'garbled' }, status: { expirationTime: 'soon' } },
     ];
     metrics.trackRegistries(() => registries);
     expect(await samples(registry, 'ecr_operator_token_expiry_seconds')).to.have.members([

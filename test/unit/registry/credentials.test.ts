@@ -65,7 +65,7 @@ describe('credentialsFromSecret', () => {
 
   it('reads custom key names and reports the custom name when it is missing', () => {
     const spec: EcrRegistryCredentials = {
-      secretRef: { name: 'ci-keys', accessKeyIdKey: 'id', secretAccessKeyKey: 'secret', sessionTokenKey: 'token' },
+      secretRef: { name: 'ci-keys', accessKeyIDKey: 'id', secretAccessKeyKey: 'secret', sessionTokenKey: 'token' },
     };
     const ok = credentialsFromSecret(keysSecret({ id: ACCESS_KEY_ID, secret: SECRET_ACCESS_KEY, token: SESSION_TOKEN }), spec, TARGET);
     expect(ok).to.deep.equal({

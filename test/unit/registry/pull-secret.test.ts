@@ -121,16 +121,17 @@ describe('isOwnedBy', () => {
     expect(isOwnedBy(asStored(owned), registry())).to.equal(true);
   });
 
-  it('is false without the managed-by label', () => {
+  it('is true without the managed-by label: the uid in the controller reference decides, and the next write relabels it', () => {
     const unlabeled = structuredClone(owned);
     delete unlabeled.metadata!.labels!['app.kubernetes.io/managed-by'];
-    expect(isOwnedBy(unlabeled, registry())).to.equal(false);
+    expect(isOwnedBy(unlabeled, registry())).to.equal(true);
+    expect(mergePullSecret(unlabeled, owned).metadata!.labels).to.include({ 'app.kubernetes.io/managed-by': 'ecr-pullsecrets-operator' });
   });
 
-  it('is false when the managed-by label names another manager', () => {
-    const other = structuredClone(owned);
-    other.metadata!.labels!['app.kubernetes.io/managed-by'] = 'helm';
-    expect(isOwnedBy(other, registry())).to.equal(false);
+  it('is false without a controller reference to the registry uid, whatever the labels say', () => {
+    const labelledOnly = structuredClone(owned);
+    labelledOnly.metadata!.ownerReferences = [];
+    expect(isOwnedBy(labelledOnly, registry())).to.equal(false);
   });
 
   it('is false for a registry of the same name with another uid (deleted and recreated)', () => {
@@ -173,6 +174,22 @@ describe('readHeldToken', () => {
     const garbled = structuredClone(secret);
     garbled.metadata!.annotations!['ecr.pullsecrets.io/issued-at'] = 'yesterday';
     expect(readHeldToken(garbled)).to.equal(undefined);
+  });
+
+  it('never trusts an annotated expiry or issue time later than the ones the operator recorded in status', () => {
+    const tampered = desiredPullSecret(registry(), [HOST_A], TOKEN, FINGERPRINT);
+    tampered.metadata!.annotations!['ecr.pullsecrets.io/issued-at'] = '2030-01-01T00:00:00.000Z';
+    tampered.metadata!.annotations!['ecr.pullsecrets.io/expires-at'] = '2030-01-01T12:00:00.000Z';
+    const recorded = { issuedAt: TOKEN.issuedAt.toISOString(), expiresAt: TOKEN.expiresAt.toISOString() };
+    const held = readHeldToken(tampered, recorded);
+    expect(held?.issuedAt).to.deep.equal(TOKEN.issuedAt);
+    expect(held?.expiresAt).to.deep.equal(TOKEN.expiresAt);
+  });
+
+  it('takes an annotated expiry earlier than the recorded one, which only refreshes sooner', () => {
+    const earlier = desiredPullSecret(registry(), [HOST_A], TOKEN, FINGERPRINT);
+    const recorded = { issuedAt: TOKEN.issuedAt.toISOString(), expiresAt: new Date(TOKEN.expiresAt.getTime() + 3_600_000).toISOString() };
+    expect(readHeldToken(earlier, recorded)?.expiresAt).to.deep.equal(TOKEN.expiresAt);
   });
 
   it('returns undefined when the data is missing or not a docker config', () => {

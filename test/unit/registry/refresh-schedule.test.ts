@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
+import { parseDuration } from '../../../src/runtime/duration.ts';
 import { refreshTime, type TokenLifetime } from '../../../src/registry/refresh-schedule.ts';
 
 const SECOND = 1_000;
@@ -93,6 +95,19 @@ describe('refreshTime', () => {
       for (const seed of SEEDS.slice(0, 20)) {
         expect(refreshAge(token(12 * HOUR), { refreshBeforeMs: 24 * HOUR }, seed), seed).to.equal(1.2 * HOUR);
         expect(refreshAge(token(5 * SECOND), { refreshBeforeMs: HOUR }, seed), seed).to.equal(500);
+      }
+    });
+
+    it('honours every refreshBefore the CRD admits for a 12 h ECR token, on every seed (the range and the behaviour agree)', () => {
+      const crd = readFileSync(new URL('../../../crds/ecr.pullsecrets.io_ecrregistries.yaml', import.meta.url), 'utf8');
+      const bounds = /duration\(self\) >= duration\('([^']+)'\) && duration\(self\) <= duration\('([^']+)'\)/.exec(crd);
+      expect(bounds, 'the CRD bounds refreshBefore with a CEL duration rule').to.not.equal(null);
+      const lifetime = token(12 * HOUR);
+      for (const refreshBeforeMs of [parseDuration(bounds![1]!)!, 6 * HOUR, parseDuration(bounds![2]!)!]) {
+        for (const seed of SEEDS) {
+          const beforeExpiry = lifetime.expiresAt.getTime() - refreshTime(lifetime, { refreshBeforeMs }, seed).getTime();
+          expect(beforeExpiry, `${refreshBeforeMs} ms, ${seed}`).to.be.within(refreshBeforeMs, refreshBeforeMs + 36 * MINUTE);
+        }
       }
     });
 

@@ -6,6 +6,7 @@ import {
   isTrue,
   removeCondition,
   setCondition,
+  setProgress,
 } from '../../../src/runtime/conditions.ts';
 
 const t0 = new Date('2025-01-01T00:00:00.000Z');
@@ -76,5 +77,35 @@ describe('conditions', () => {
     expect(conditionsEqual(a, setCondition(a, ready, 2, t1))).to.equal(false);
     expect(conditionsEqual(a, a.slice(1))).to.equal(false);
     expect(conditionsEqual(undefined, [])).to.equal(true);
+  });
+});
+
+describe('setProgress (kstatus Reconciling/Stalled)', () => {
+  const base = setCondition(undefined, ready, 1, t0);
+
+  it('sets Reconciling=True and no Stalled while work is under way', () => {
+    const stalled = setProgress(base, { state: 'stalled', reason: 'CredentialsRejected', message: 'fix the keys' }, 1, t0);
+    const conditions = setProgress(stalled, { state: 'reconciling', reason: 'Throttled', message: 'retrying' }, 2, t1);
+    expect(findCondition(conditions, 'Stalled')).to.equal(undefined);
+    expect(findCondition(conditions, 'Reconciling')).to.deep.equal({
+      type: 'Reconciling',
+      status: 'True',
+      reason: 'Throttled',
+      message: 'retrying',
+      lastTransitionTime: '2025-01-01T01:00:00Z',
+      observedGeneration: 2,
+    });
+  });
+
+  it('sets Stalled=True and no Reconciling when a person must act', () => {
+    const reconciling = setProgress(base, { state: 'reconciling', reason: 'Progressing', message: 'first token' }, 1, t0);
+    const conditions = setProgress(reconciling, { state: 'stalled', reason: 'PullSecretConflict', message: 'rename it' }, 1, t1);
+    expect(findCondition(conditions, 'Reconciling')).to.equal(undefined);
+    expect(findCondition(conditions, 'Stalled')).to.include({ status: 'True', reason: 'PullSecretConflict' });
+  });
+
+  it('removes both when done, leaving the other conditions as they were', () => {
+    const stalled = setProgress(base, { state: 'stalled', reason: 'InvalidSpec', message: 'x' }, 1, t0);
+    expect(setProgress(stalled, { state: 'done' }, 1, t1)).to.deep.equal(base);
   });
 });
