@@ -1,7 +1,12 @@
 import type { Condition, ObjectMeta } from './meta.ts';
 
-/** An EcrRegistry in the ImageImport's own namespace (the field has no namespace on purpose). */
+/**
+ * An EcrRegistry in the ImageImport's own namespace (the field has no namespace on purpose), or a
+ * ClusterEcrRegistry that selects that namespace.
+ */
 export interface RegistryRef {
+  /** Defaulted to EcrRegistry by the apiserver. */
+  kind?: 'EcrRegistry' | 'ClusterEcrRegistry';
   name: string;
 }
 
@@ -73,9 +78,20 @@ export interface TagStatus {
   history?: TagHistoryEntry[];
   /** `Resolved` and its reason (TagNotFound, AccessDenied, …); the fields above keep the last good result. */
   conditions?: Condition[];
+  /** Fields of this entry left out to keep the whole status within its size budget. */
+  truncatedFields?: TruncatedField[];
 }
 
+/**
+ * What may be left out of a tag's status when the whole status would be too large, in the order it is
+ * cut: the config's labels, then the rest of the config, then the history, then the platforms.
+ * `config` means the whole config was left out (labels included).
+ */
+export const TRUNCATED_FIELDS = ['config.labels', 'config', 'history', 'platforms'] as const;
+export type TruncatedField = (typeof TRUNCATED_FIELDS)[number];
+
 export interface ImageImportStatus {
+  /** The apiserver defaults it to -1 on a new object, so kstatus reads it as not yet reconciled. */
   observedGeneration?: number;
   conditions?: Condition[];
   lastImportTime?: string;

@@ -1,6 +1,7 @@
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
-import { API_GROUP, API_VERSION, IMAGE_IMPORT } from '../api/group.ts';
+import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
+import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY, ECR_REGISTRY, IMAGE_IMPORT } from '../api/group.ts';
 import type { ImageImport } from '../api/image-import.ts';
 import type { EcrClientOptions } from '../aws/ecr-client.ts';
 import type { EcrCallObserver } from '../aws/ecr-token.ts';
@@ -8,7 +9,7 @@ import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import type { KubeClients } from '../kube/clients.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
-import { findCondition } from '../runtime/conditions.ts';
+import { findCondition, isTrue, ProgressConditionType } from '../runtime/conditions.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type InformerEvent, type ListResult } from '../runtime/informer.ts';
 import { formatKey } from '../runtime/keys.ts';
@@ -40,6 +41,14 @@ export interface ImageImportControllerOptions {
   /** ECR client settings (STS endpoint for AssumeRole, timeouts). */
   ecrClient?: EcrClientOptions;
   observeEcrCall?: EcrCallObserver;
+  /** The ClusterEcrRegistries, and the namespaces they select from; unset when the operator watches one namespace. */
+  clusterRegistries?: {
+    registries: Informer<ClusterEcrRegistry>;
+    selects(registry: ClusterEcrRegistry, namespace: string): boolean;
+    enqueue(name: string): void;
+    /** Resolves once the ClusterEcrRegistries and the namespaces are listed. */
+    waitForSync(): Promise<void>;
+  };
   /** Overrides for tests. */
   openEcr?: EcrImageReaderFactory;
   openRegistry?: RegistryV2ReaderFactory;
@@ -54,6 +63,8 @@ export interface ImageImportController {
    * Throws until the ImageImports have been listed, so a registry is never let go on an empty cache.
    */
   registryUsers(namespace: string, name: string): string[];
+  /** `namespace/name` of the ImageImports that use ClusterEcrRegistry `name`; throws until listed, likewise. */
+  clusterRegistryUsers(name: string): string[];
   start(): void;
   stop(deadlineMs?: number): Promise<void>;
   waitForSync(signal?: AbortSignal): Promise<void>;
@@ -81,6 +92,8 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
   });
 
   const reads: ImageImportReads = {
+    clusterRegistry: (name) => o.clusterRegistries?.registries.get(undefined, name),
+    selects: (registry, namespace) => o.clusterRegistries?.selects(registry, namespace) ?? false,
     imageImport: (namespace, name) => imageImports.get(namespace, name),
     registry: (namespace, name) => o.registries.get(namespace, name),
     secret: o.readSecret,
@@ -109,14 +122,27 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
     reconcile: (key, signal) => reconcileImageImport(deps, key, signal),
   });
 
-  const usersOf = (namespace: string, registryName: string) =>
-    imageImports.list(namespace).filter((i) => i.spec.registryRef.name === registryName);
+  imageImports.addIndex(REGISTRY_REF_INDEX, (i) => [refKeyOf(i)]);
+  const usersOf = (namespace: string, registryName: string) => imageImports.byIndex(REGISTRY_REF_INDEX, registryRefKey(ECR_REGISTRY.kind, namespace, registryName));
+  const clusterUsersOf = (registryName: string) => imageImports.byIndex(REGISTRY_REF_INDEX, registryRefKey(CLUSTER_ECR_REGISTRY.kind, '', registryName));
 
   enqueueFromInformer(imageImports, controller);
   // The registry holds its deletion while imports use it, so it must look again when one comes or goes.
   imageImports.on((event) => {
-    for (const key of registryKeysTouched(event)) o.enqueueRegistry(key);
+    for (const key of new Set([event.old, event.object].flatMap((i) => (i ? [refKeyOf(i)] : [])))) {
+      if (event.type === 'MODIFIED' && event.old && refKeyOf(event.old) === refKeyOf(event.object)) continue;
+      const [kind, namespace, name] = key.split('/') as [string, string, string];
+      if (kind === CLUSTER_ECR_REGISTRY.kind) o.clusterRegistries?.enqueue(name);
+      else o.enqueueRegistry(formatKey(namespace, name));
+    }
   });
+  if (o.clusterRegistries) {
+    // A ClusterEcrRegistry's change (a token, a namespace now selected or failing) can change what its imports do.
+    enqueueFromInformer(o.clusterRegistries.registries, controller, (event) => {
+      if (!clusterRegistryChangeMatters(event)) return undefined;
+      return clusterUsersOf(event.object.metadata.name!).map((i) => formatKey(i.metadata.namespace, i.metadata.name!));
+    });
+  }
   enqueueFromInformer(o.registries, controller, (event) => {
     if (!registryChangeMatters(event)) return undefined;
     const namespace = event.object.metadata.namespace!;
@@ -132,10 +158,16 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
         .map((i) => i.metadata.name!)
         .sort();
     },
+    clusterRegistryUsers(name) {
+      if (!imageImports.hasSynced()) throw new Error('ImageImports are not listed yet; cannot tell whether the registry is in use');
+      return clusterUsersOf(name)
+        .map((i) => formatKey(i.metadata.namespace, i.metadata.name!))
+        .sort();
+    },
     start() {
       imageImports.start();
       // Workers wait for both caches: an import reconciled before the registries are listed would report RegistryNotFound.
-      Promise.all([imageImports.waitForSync(), o.registries.waitForSync()]).then(
+      Promise.all([imageImports.waitForSync(), o.registries.waitForSync(), o.clusterRegistries?.waitForSync()]).then(
         () => controller.start(),
         (error: unknown) => o.logger.debug('imageimport controller stopped before its caches synced', { error: String(error) }),
       );
@@ -149,18 +181,35 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
   };
 }
 
-/** The registries whose set of users an ImageImport event changes. */
-function registryKeysTouched(event: InformerEvent<ImageImport>): string[] {
-  const namespace = event.object.metadata.namespace!;
-  const now = event.object.spec.registryRef.name;
-  const before = event.old?.spec.registryRef.name;
-  if (event.type === 'MODIFIED') return before === now ? [] : [before, now].filter((n): n is string => !!n).map((n) => formatKey(namespace, n));
-  return [formatKey(namespace, now)];
+/** The ImageImports informer's index of the registry each import uses, keyed by `registryRefKey`. */
+export const REGISTRY_REF_INDEX = 'registryRef';
+
+/**
+ * `<kind>/<namespace>/<name>` of a registry an import refers to. The kind is part of the key so that
+ * references to a cluster-scoped registry kind (namespace '') can share the index.
+ */
+export function registryRefKey(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** The index key of the registry an import uses; a ClusterEcrRegistry has no namespace. */
+function refKeyOf(imageImport: ImageImport): string {
+  const { kind, name } = imageImport.spec.registryRef;
+  return kind === CLUSTER_ECR_REGISTRY.kind ? registryRefKey(kind, '', name) : registryRefKey(ECR_REGISTRY.kind, imageImport.metadata.namespace ?? '', name);
+}
+
+/** Whether a ClusterEcrRegistry event can change what its imports do (not a refresh of its token alone). */
+function clusterRegistryChangeMatters(event: InformerEvent<ClusterEcrRegistry>): boolean {
+  if (event.type !== 'MODIFIED' || !event.old) return true;
+  const view = (r: ClusterEcrRegistry) =>
+    JSON.stringify([r.metadata.generation, r.metadata.deletionTimestamp, r.status?.pullSecretName, r.status?.expirationTime === undefined, r.status?.failedNamespaces, r.status?.namespacesSelected]);
+  return view(event.old) !== view(event.object);
 }
 
 /**
  * Whether a registry event can change what its imports do: it appeared or went, its spec or
- * deletion changed, or its readiness or pull secret did. A token refresh alone does not.
+ * deletion changed, or its readiness (Ready, and Stalled, which an import waiting on it mirrors) or
+ * pull secret did. A token refresh alone does not, failed or not (the Refreshed condition).
  */
 function registryChangeMatters(event: InformerEvent<EcrRegistry>): boolean {
   if (event.type !== 'MODIFIED' || !event.old) return true;
@@ -168,7 +217,7 @@ function registryChangeMatters(event: InformerEvent<EcrRegistry>): boolean {
   const b = event.object;
   const ready = (r: EcrRegistry) => {
     const c = findCondition(r.status?.conditions, 'Ready');
-    return `${c?.status}/${c?.reason}`;
+    return `${c?.status}/${c?.reason}/${isTrue(r.status?.conditions, ProgressConditionType.Stalled)}`;
   };
   return (
     a.metadata.generation !== b.metadata.generation ||

@@ -1,8 +1,9 @@
 import { DEFAULT_TAGS, type ImageImportSpec, type ImageImportStatus, SHORT_DIGEST_LENGTH, type TagStatus } from '../api/image-import.ts';
 import type { Condition } from '../api/meta.ts';
-import { type ConditionUpdate, removeCondition, setCondition } from '../runtime/conditions.ts';
+import { type ConditionUpdate, findCondition, type Progress, removeCondition, setCondition, setProgress } from '../runtime/conditions.ts';
 import { toKubeTime } from '../runtime/kube-time.ts';
-import { ImportConditionType, ImportReason } from './reasons.ts';
+import { ImportConditionType, ImportReason, progressOfReason } from './reasons.ts';
+import { boundStatus, type TagCut } from './status-budget.ts';
 import { nextTagStatus, type TagMove, type TagResolution } from './tag-status.ts';
 
 /** What a reconcile did about the image, which decides how the status changes. */
@@ -11,8 +12,11 @@ export type CycleOutcome =
   | { kind: 'resolved'; tags: ReadonlyMap<string, TagResolution> }
   /** The cycle failed as a whole (repository missing, access denied, …); every tag keeps its last good result. */
   | { kind: 'failed'; reason: string; message: string }
-  /** No import was tried: the EcrRegistry is missing or not Ready. */
-  | { kind: 'waiting'; reason: string; message: string }
+  /**
+   * No import was tried: the EcrRegistry is missing or not Ready. `stalled` says a person must act on
+   * the registry even though the reason alone would read as waiting (the registry is itself Stalled).
+   */
+  | { kind: 'waiting'; reason: string; message: string; stalled?: boolean }
   /** No import was due. */
   | { kind: 'unchanged' };
 
@@ -36,13 +40,14 @@ export function defaultTagOf(spec: ImageImportSpec): string {
 
 /**
  * The next status from the previous one and this reconcile's outcome, with the tags that moved.
- * Tags follow spec.tags in order; tags no longer listed are dropped.
+ * Tags follow spec.tags in order; tags no longer listed are dropped. The status is cut down to its
+ * size budget (see boundStatus); `cuts` says what was left out.
  */
 export function nextImportStatus(
   previous: ImageImportStatus | undefined,
   ctx: StatusContext,
   outcome: CycleOutcome,
-): { status: ImageImportStatus; moves: TagMove[] } {
+): { status: ImageImportStatus; moves: TagMove[]; cuts: TagCut[]; bytes: number; fullBytes: number } {
   const tags = specTags(ctx.spec);
   const previousByTag = new Map((previous?.tags ?? []).map((t) => [t.tag, t]));
   const moves: TagMove[] = [];
@@ -79,6 +84,8 @@ export function nextImportStatus(
         ctx.now,
       )
     : removeCondition(conditions, ImportConditionType.Suspended);
+  const progress = progressOf(ctx, outcome, findCondition(conditions, ImportConditionType.Ready));
+  if (progress) conditions = setProgress(conditions, progress, ctx.generation, ctx.now);
 
   const attempted = outcome.kind === 'resolved' || outcome.kind === 'failed';
   const defaultTag = defaultTagOf(ctx.spec);
@@ -94,7 +101,43 @@ export function nextImportStatus(
     defaultShortDigest: defaultDigest ? shortDigest(defaultDigest) : undefined,
     tags: tagStatuses,
   };
-  return { status, moves };
+  const { status: bounded, cuts, bytes, fullBytes } = boundStatus(status);
+  return { status: bounded, moves, cuts, bytes, fullBytes };
+}
+
+/**
+ * kstatus's reading of the import (see PROGRESS_BY_REASON): done when Ready or suspended, otherwise
+ * Reconciling or Stalled after the Ready reason. Undefined leaves both as the last import set them.
+ */
+function progressOf(ctx: StatusContext, outcome: CycleOutcome, ready: Condition | undefined): Progress | undefined {
+  if (ctx.spec.importPolicy?.suspend || ready?.status === 'True') return { state: 'done' };
+  if (!ready || outcome.kind === 'unchanged') return undefined;
+  const { reason, message } = ready;
+  switch (outcome.kind) {
+    case 'waiting':
+      return { state: outcome.stalled ? 'stalled' : progressOfReason(reason), reason, message };
+    case 'failed':
+      return { state: progressOfReason(reason), reason, message };
+    case 'resolved': {
+      const stalledReason = stalledReasonOf(ctx, outcome.tags, reason);
+      return stalledReason ? { state: 'stalled', reason: stalledReason, message } : { state: 'reconciling', reason, message };
+    }
+  }
+}
+
+/**
+ * The reason a person must act on some tag, or undefined when every tag's problem is being retried:
+ * the Ready reason when it is one of them, else the first tag's. A failed pull check needs a person
+ * unless it failed in a way that retrying fixes (the registry unreachable, throttling, 5xx).
+ */
+function stalledReasonOf(ctx: StatusContext, resolutions: ReadonlyMap<string, TagResolution>, readyReason: string): string | undefined {
+  const stalled = specTags(ctx.spec).flatMap((tag) => {
+    const r = resolutions.get(tag);
+    if (!r) return [ImportReason.TagNotFound];
+    if (!r.found) return progressOfReason(r.reason) === 'stalled' ? [r.reason] : [];
+    return !r.pull.ok && !r.pull.retryable ? [ImportReason.PullCheckFailed] : [];
+  });
+  return stalled.includes(readyReason) ? readyReason : stalled[0];
 }
 
 /** `sha256:4f53cda18c2b…` → `4f53cda18c2b`. */

@@ -1,4 +1,4 @@
-import type { EcrRegistry } from '../api/ecr-registry.ts';
+import { CLUSTER_ECR_REGISTRY } from '../api/group.ts';
 import type { ImageImport } from '../api/image-import.ts';
 import { secretValues } from '../aws/credential-set.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
@@ -15,7 +15,7 @@ import type { ImportLedger } from './import-ledger.ts';
 import { type CycleOutcome, nextImportStatus, specTags } from './import-status.ts';
 import { pullCredentials } from './pull-credentials.ts';
 import { ImportConditionType, ImportReason } from './reasons.ts';
-import { type RegistryAccess, registryAccess } from './registry-access.ts';
+import { clusterRegistryAccess, type RegistryAccess, type RegistryAccessResult, registryAccess } from './registry-access.ts';
 import type { RegistryV2ReaderFactory } from './registry-v2-client.ts';
 import { importDue, importIntervalMs, importRecordFromStatus, withJitter } from './schedule.ts';
 import { statusPatch } from '../runtime/status-patch.ts';
@@ -62,13 +62,12 @@ export async function reconcileImageImport(deps: ImageImportReconcilerDeps, key:
   const uid = imageImport.metadata.uid;
   const generation = imageImport.metadata.generation ?? 0;
   const suspended = imageImport.spec.importPolicy?.suspend === true;
-  const registryName = imageImport.spec.registryRef.name;
-  const registry = deps.reads.registry(key.namespace, registryName);
-  const access = registryAccess(registry, registryName, deps.endpointAllowlist);
+  const access = accessFor(deps, imageImport);
 
   if (!access.ok) {
-    const pullSecretName = registry?.status?.pullSecretName;
-    await publish(deps, imageImport, { kind: 'waiting', reason: access.reason, message: access.message }, { now, ...(pullSecretName ? { pullSecretName } : {}) }, log);
+    const pullSecretName = access.pullSecretName;
+    const waiting: CycleOutcome = { kind: 'waiting', reason: access.reason, message: access.message, ...(access.stalled ? { stalled: true } : {}) };
+    await publish(deps, imageImport, waiting, { now, ...(pullSecretName ? { pullSecretName } : {}) }, log);
     deps.ledger.set(ledgerKey, uid, { generation, waitingForRegistry: true });
     return undefined;
   }
@@ -81,7 +80,7 @@ export async function reconcileImageImport(deps: ImageImportReconcilerDeps, key:
     return nextImportMs === undefined ? undefined : { requeueAfterMs: Math.max(1, nextImportMs - now) };
   }
 
-  const cycle = await importOnce(deps, imageImport, registry!, access.access, signal);
+  const cycle = await importOnce(deps, imageImport, access.access, signal);
   const nextImportMs = suspended ? undefined : now + delayAfter(deps, ledgerKey, imageImport, cycle);
   const outcome: CycleOutcome = cycle.kind === 'resolved' ? { kind: 'resolved', tags: cycle.tags } : cycle;
   await publish(deps, imageImport, outcome, { now, host: access.access.host, pullSecretName: access.access.pullSecretName, nextImportMs }, log);
@@ -90,17 +89,32 @@ export async function reconcileImageImport(deps: ImageImportReconcilerDeps, key:
   return nextImportMs === undefined ? undefined : { requeueAfterMs: Math.max(1, nextImportMs - now) };
 }
 
+/** The registry the import names, of either kind, and whether it can serve the import now. */
+function accessFor(deps: ImageImportReconcilerDeps, imageImport: ImageImport): RegistryAccessResult & { pullSecretName?: string } {
+  const { kind, name } = imageImport.spec.registryRef;
+  const namespace = imageImport.metadata.namespace!;
+  if (kind === CLUSTER_ECR_REGISTRY.kind) {
+    const registry = deps.reads.clusterRegistry(name);
+    return clusterRegistryAccess(registry, name, namespace, registry !== undefined && deps.reads.selects(registry, namespace), deps.endpointAllowlist);
+  }
+  const registry = deps.reads.registry(namespace, name);
+  const access = registryAccess(registry, name, deps.endpointAllowlist);
+  const pullSecretName = registry?.status?.pullSecretName;
+  return access.ok || !pullSecretName ? access : { ...access, pullSecretName };
+}
+
 /** One import cycle with the registry's own credentials and pull secret. */
-async function importOnce(deps: ImageImportReconcilerDeps, imageImport: ImageImport, registry: EcrRegistry, access: RegistryAccess, signal?: AbortSignal): Promise<ImportCycleResult> {
+async function importOnce(deps: ImageImportReconcilerDeps, imageImport: ImageImport, access: RegistryAccess, signal?: AbortSignal): Promise<ImportCycleResult> {
   const namespace = imageImport.metadata.namespace!;
   // The same Secret and the same validation as the registry controller, so both see one truth.
-  const credentials = credentialsFromSecret(await deps.reads.secret(namespace, registry.spec.credentials.secretRef.name), registry.spec.credentials, {
-    namespace,
+  const keys = access.credentials;
+  const credentials = credentialsFromSecret(await deps.reads.secret(keys.namespace, keys.spec.secretRef.name), keys.spec, {
+    namespace: keys.namespace,
     region: access.region,
     ...(access.apiEndpoint ? { endpoint: access.apiEndpoint } : {}),
   });
   if (!credentials.ok) return { kind: 'failed', reason: credentials.reason, message: credentials.message, retryable: false };
-  const login = pullCredentials(await deps.reads.secret(namespace, access.pullSecretName), registry, access.host);
+  const login = pullCredentials(await deps.reads.secret(namespace, access.pullSecretName), access.pullSecretName, access.owner, access.host);
   const ecr = deps.openEcr(credentials.set, access.accountId);
   try {
     return await runImportCycle({
@@ -140,7 +154,7 @@ interface PublishContext {
  */
 async function publish(deps: ImageImportReconcilerDeps, imageImport: ImageImport, outcome: CycleOutcome, ctx: PublishContext, log: Logger): Promise<void> {
   const previous = imageImport.status;
-  const { status, moves } = nextImportStatus(
+  const { status, moves, cuts, bytes, fullBytes } = nextImportStatus(
     previous,
     {
       now: new Date(ctx.now),
@@ -154,6 +168,11 @@ async function publish(deps: ImageImportReconcilerDeps, imageImport: ImageImport
   );
   const patch = statusPatch(previous, status);
   if (patch) await deps.writes.patchStatus(imageImport, patch);
+  if (patch && cuts.length > 0) {
+    const tagsPerField: Record<string, number> = {};
+    for (const cut of cuts) tagsPerField[cut.field] = (tagsPerField[cut.field] ?? 0) + 1;
+    log.info('status cut to its size budget; see status.tags[].truncatedFields', { bytes, fullBytes, tagsPerField });
+  }
 
   for (const move of moves) {
     const note = `Tag ${move.tag} moved from ${move.from} to ${move.to}`;

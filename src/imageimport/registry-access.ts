@@ -1,7 +1,9 @@
-import type { EcrRegistry } from '../api/ecr-registry.ts';
+import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
+import type { EcrRegistry, EcrRegistryCredentials } from '../api/ecr-registry.ts';
+import { CLUSTER_ECR_REGISTRY, ECR_REGISTRY } from '../api/group.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
-import { defaultApiEndpoint, parseRegistryHost } from '../aws/registry-host.ts';
-import { findCondition } from '../runtime/conditions.ts';
+import { defaultApiEndpoint, parseRegistryHost, type RegistryHost } from '../aws/registry-host.ts';
+import { findCondition, isTrue, ProgressConditionType } from '../runtime/conditions.ts';
 import { ImportReason } from './reasons.ts';
 
 /** How an import reaches ECR and the registry, all of it decided by the EcrRegistry and the operator's allowlist. */
@@ -16,9 +18,14 @@ export interface RegistryAccess {
   /** Origin that registry v2 requests, and so the pull secret's token, go to. */
   registryBaseUrl: string;
   pullSecretName: string;
+  /** Where the registry's AWS keys are: the import's namespace for an EcrRegistry, the named one for a ClusterEcrRegistry. */
+  credentials: { namespace: string; spec: EcrRegistryCredentials };
+  /** The registry that must own the pull secret, so the pull check proves what pods will use. */
+  owner: { kind: string; name: string; metadata: { uid?: string } };
 }
 
-export type RegistryAccessResult = { ok: true; access: RegistryAccess } | { ok: false; reason: string; message: string };
+/** `stalled`: the import cannot go on until a person acts on the registry (see PROGRESS_BY_REASON). */
+export type RegistryAccessResult = { ok: true; access: RegistryAccess } | { ok: false; reason: string; message: string; stalled?: boolean };
 
 /**
  * Whether the referenced EcrRegistry can serve an import now, and how to reach it.
@@ -41,31 +48,72 @@ export function registryAccess(registry: EcrRegistry | undefined, name: string, 
   const ready = findCondition(registry.status?.conditions, 'Ready');
   if (ready?.status !== 'True') {
     const why = ready ? ` (${ready.reason}: ${cut(ready.message, 300)})` : '';
-    return { ok: false, reason: ImportReason.RegistryNotReady, message: `EcrRegistry ${name} is not Ready${why}` };
+    // Only Ready and Stalled are read: Ready stays True while a token refresh fails and the served token is valid.
+    const stalled = isTrue(registry.status?.conditions, ProgressConditionType.Stalled);
+    return { ok: false, reason: ImportReason.RegistryNotReady, message: `EcrRegistry ${name} is not Ready${why}`, ...(stalled ? { stalled } : {}) };
   }
   const pullSecretName = registry.status?.pullSecretName;
   const host = parseRegistryHost(registry.spec.registry);
   if (!pullSecretName || !host) {
     return { ok: false, reason: ImportReason.RegistryNotReady, message: `EcrRegistry ${name} has no usable registry host or pull secret yet` };
   }
-  const endpoint = registry.spec.endpoint;
+  return withEndpoint(registry.spec, host, allowlist, `EcrRegistry ${name}`, {
+    pullSecretName,
+    credentials: { namespace: registry.metadata.namespace!, spec: registry.spec.credentials },
+    owner: { kind: ECR_REGISTRY.kind, name, metadata: registry.metadata },
+  });
+}
+
+/** The rest of the access, from the spec's host and endpoint, the same for both kinds. */
+function withEndpoint(
+  spec: Pick<EcrRegistry['spec'], 'endpoint' | 'region'>,
+  host: RegistryHost,
+  allowlist: EndpointAllowlist,
+  what: string,
+  rest: Pick<RegistryAccess, 'pullSecretName' | 'credentials' | 'owner'>,
+): RegistryAccessResult {
+  const endpoint = spec.endpoint;
   // The registry controller refuses such an endpoint too; checked again so a token can never follow it.
   if (endpoint && !allowlist.allows(endpoint)) {
-    return { ok: false, reason: ImportReason.RegistryNotReady, message: `EcrRegistry ${name} names an endpoint the operator does not allow` };
+    return { ok: false, reason: ImportReason.RegistryNotReady, message: `${what} names an endpoint the operator does not allow`, stalled: true };
   }
   const apiEndpoint = endpoint ?? (host.fips || host.dualStack ? defaultApiEndpoint(host) : undefined);
   const registryBaseUrl = endpoint && allowlist.isAdministratorEndpoint(endpoint) ? new URL(endpoint).origin : `https://${host.host}`;
   return {
     ok: true,
-    access: {
-      host: host.host,
-      accountId: host.accountId,
-      region: registry.spec.region ?? host.region,
-      ...(apiEndpoint ? { apiEndpoint } : {}),
-      registryBaseUrl,
-      pullSecretName,
-    },
+    access: { host: host.host, accountId: host.accountId, region: spec.region ?? host.region, ...(apiEndpoint ? { apiEndpoint } : {}), registryBaseUrl, ...rest },
   };
+}
+
+/**
+ * Whether a ClusterEcrRegistry can serve an import in `namespace` now: it exists, is not being
+ * deleted, selects the namespace (`selected`), and holds a valid pull secret there. Its Ready
+ * condition is not read: another namespace's conflict must not stop this one's imports.
+ */
+export function clusterRegistryAccess(registry: ClusterEcrRegistry | undefined, name: string, namespace: string, selected: boolean, allowlist: EndpointAllowlist): RegistryAccessResult {
+  const kind = CLUSTER_ECR_REGISTRY.kind;
+  if (!registry) return { ok: false, reason: ImportReason.RegistryNotFound, message: `${kind} ${name} does not exist` };
+  if (registry.metadata.deletionTimestamp) {
+    return { ok: false, reason: ImportReason.RegistryDeleting, message: `${kind} ${name} is being deleted; it keeps its pull secrets until the ImageImports that use it are deleted` };
+  }
+  if (!selected) {
+    return { ok: false, reason: ImportReason.RegistryNotServingNamespace, message: `${kind} ${name} does not select namespace ${namespace}: add it to its namespaceSelector or namespaces`, stalled: true };
+  }
+  const failed = registry.status?.failedNamespaces?.find((f) => f.namespace === namespace);
+  if (failed) {
+    return { ok: false, reason: ImportReason.RegistryNotReady, message: `${kind} ${name} holds no valid pull secret in this namespace (${failed.reason}: ${cut(failed.message, 300)})`, stalled: failed.reason === 'PullSecretConflict' };
+  }
+  const expiresAtMs = Date.parse(registry.status?.expirationTime ?? '');
+  const host = parseRegistryHost(registry.spec.registry);
+  if (Number.isNaN(expiresAtMs) || !host || registry.status?.pullSecretName === undefined) {
+    const stalled = isTrue(registry.status?.conditions, ProgressConditionType.Stalled);
+    return { ok: false, reason: ImportReason.RegistryNotReady, message: `${kind} ${name} has no token yet`, ...(stalled ? { stalled } : {}) };
+  }
+  return withEndpoint(registry.spec, host, allowlist, `${kind} ${name}`, {
+    pullSecretName: registry.status.pullSecretName,
+    credentials: { namespace: registry.spec.credentials.secretRef.namespace, spec: registry.spec.credentials },
+    owner: { kind, name, metadata: registry.metadata },
+  });
 }
 
 function cut(text: string, max: number): string {

@@ -27,12 +27,16 @@ export interface ImportRecord {
   waitingForRegistry: boolean;
 }
 
-/** The record a status carries, for the first reconcile after the operator starts. */
+/**
+ * The record a status carries, for the first reconcile after the operator starts. A new object's
+ * status is the CRD's default, `{observedGeneration: -1}`: never imported.
+ */
 export function importRecordFromStatus(status: ImageImportStatus | undefined): ImportRecord {
   const ready = status?.conditions?.find((c) => c.type === ImportConditionType.Ready);
   const nextImportMs = parseKubeTime(status?.nextImportTime);
+  const generation = status?.observedGeneration;
   return {
-    ...(status?.observedGeneration !== undefined ? { generation: status.observedGeneration } : {}),
+    ...(generation !== undefined && generation >= 0 ? { generation } : {}),
     ...(nextImportMs !== undefined ? { nextImportMs } : {}),
     waitingForRegistry: ready?.status === 'False' && REGISTRY_WAIT_REASONS.has(ready.reason),
   };

@@ -1,4 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node';
+import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import type { ImageImport, ImageImportStatus } from '../api/image-import.ts';
 
@@ -6,6 +7,10 @@ import type { ImageImport, ImageImportStatus } from '../api/image-import.ts';
 export interface ImageImportReads {
   imageImport(namespace: string, name: string): ImageImport | undefined;
   registry(namespace: string, name: string): EcrRegistry | undefined;
+  /** Undefined for every name when the operator watches one namespace (no ClusterEcrRegistries then). */
+  clusterRegistry(name: string): ClusterEcrRegistry | undefined;
+  /** Whether the ClusterEcrRegistry selects the namespace, by the namespace's labels as cached. */
+  selects(registry: ClusterEcrRegistry, namespace: string): boolean;
   secret(namespace: string, name: string): Promise<V1Secret | undefined>;
 }
 

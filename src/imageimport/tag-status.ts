@@ -59,8 +59,11 @@ export function nextTagStatus(
     moved && previous?.digest
       ? pushHistory(previous.history, { digest: previous.digest, ...(previous.digestChangedAt ? { firstSeen: previous.digestChangedAt } : {}) })
       : (previous?.history ?? []);
-  // A failed pull check keeps the config it last read, but only while that config belongs to this digest.
-  const config = resolution.pull.ok ? resolution.pull.config : sameDigest ? previous?.config : undefined;
+  // A failed pull check keeps the config it last read, but only while that config belongs to this digest,
+  // and with it the record of what was cut from that config.
+  const keepsConfig = !resolution.pull.ok && sameDigest;
+  const config = resolution.pull.ok ? resolution.pull.config : keepsConfig ? previous?.config : undefined;
+  const configCuts = keepsConfig ? (previous?.truncatedFields ?? []).filter((f) => f === 'config' || f === 'config.labels') : [];
 
   let conditions = setTagCondition(previous?.conditions, TagConditionType.Resolved, true, ImportReason.Resolved, `Tag ${tag} is ${resolution.digest}`);
   conditions = resolution.pull.ok
@@ -80,6 +83,7 @@ export function nextTagStatus(
     digestChangedAt: sameDigest && previous?.digestChangedAt ? previous.digestChangedAt : toKubeTime(ctx.now),
     ...(history.length > 0 ? { history } : {}),
     conditions,
+    ...(configCuts.length > 0 ? { truncatedFields: configCuts } : {}),
   };
   return moved ? { status, moved } : { status };
 }

@@ -17,6 +17,9 @@ export interface InformerEvent<T> {
 
 export type InformerHandler<T> = (event: InformerEvent<T>) => void;
 
+/** The values an object is filed under in one index (client-go's IndexFunc); none leaves it out. */
+export type IndexFunction<T> = (object: T) => readonly string[];
+
 export type WatchQueryParams = Record<string, string | number | boolean | undefined>;
 
 export interface WatchHandle {
@@ -80,6 +83,10 @@ const BACKOFF_KEY = 'list-watch';
  * When the watch's resourceVersion has expired (410 Gone), the informer relists and emits
  * ADDED/MODIFIED/DELETED for the differences, so handlers see every change, coalesced.
  * An informer is started once; after `stop` it stays stopped.
+ *
+ * Indexes (client-go's Indexers, controller-runtime's IndexField) answer "which objects have value v"
+ * without scanning the cache: `addIndex` files each object under the values its function returns,
+ * and every add, update, delete and relist refiles it before handlers hear of the change.
  */
 export class Informer<T extends KubernetesObject> {
   readonly name: string;
@@ -95,6 +102,7 @@ export class Informer<T extends KubernetesObject> {
   private readonly transform: ((object: T) => T) | undefined;
 
   private cache = new Map<string, T>();
+  private readonly indexes = new Map<string, ObjectIndex<T>>();
   private readonly handlers = new Set<InformerHandler<T>>();
   private readonly syncWaiters = new Set<{ resolve: () => void; reject: (err: unknown) => void }>();
   private resourceVersion: string | undefined;
@@ -213,6 +221,24 @@ export class Informer<T extends KubernetesObject> {
     return namespace === undefined ? all : all.filter((object) => (object.metadata?.namespace ?? '') === namespace);
   }
 
+  /**
+   * Adds an index named `name`, filled from what is cached now and kept up to date from then on.
+   * Add indexes before `start`, as controller-runtime requires, so none is missing when handlers run.
+   */
+  addIndex(name: string, indexFunction: IndexFunction<T>): void {
+    if (this.indexes.has(name)) throw new Error(`informer ${this.name}: index ${name} already exists`);
+    const index = new ObjectIndex(indexFunction);
+    for (const [key, object] of this.cache) index.add(key, object);
+    this.indexes.set(name, index);
+  }
+
+  /** The cached objects (read-only) that index `name` files under `value`. */
+  byIndex(name: string, value: string): T[] {
+    const index = this.indexes.get(name);
+    if (!index) throw new Error(`informer ${this.name}: no index named ${name}`);
+    return [...index.keysOf(value)].map((key) => this.cache.get(key)!);
+  }
+
   /** The resourceVersion the next watch would resume from. */
   lastSyncResourceVersion(): string | undefined {
     return this.resourceVersion;
@@ -308,10 +334,13 @@ export class Informer<T extends KubernetesObject> {
       case 'ADDED':
       case 'MODIFIED':
         this.cache.set(key, object);
+        for (const index of this.indexes.values()) index.update(key, old, object);
         this.emit(old ? { type: 'MODIFIED', object, old } : { type: 'ADDED', object });
         break;
       case 'DELETED':
         this.cache.delete(key);
+        // Filed under what the cache held, which is what the index last saw.
+        for (const index of this.indexes.values()) index.update(key, old ?? object, undefined);
         this.emit({ type: 'DELETED', object });
         break;
       default:
@@ -391,6 +420,7 @@ export class Informer<T extends KubernetesObject> {
       if (!next.has(key)) events.push({ type: 'DELETED', object: old });
     }
     this.cache = next;
+    for (const index of this.indexes.values()) index.rebuild(next);
     this.resourceVersion = result.metadata?.resourceVersion;
     if (!this.resourceVersion) this.logger.warn('list returned no resourceVersion; the watch will start from now');
     this.backoff.forget(BACKOFF_KEY);
@@ -416,6 +446,45 @@ export class Informer<T extends KubernetesObject> {
         error: err instanceof Error ? err.message : String(err),
       });
     }
+  }
+}
+
+/** One index: value → keys of the objects filed under it. */
+class ObjectIndex<T> {
+  readonly #indexFunction: IndexFunction<T>;
+  readonly #keysByValue = new Map<string, Set<string>>();
+
+  constructor(indexFunction: IndexFunction<T>) {
+    this.#indexFunction = indexFunction;
+  }
+
+  keysOf(value: string): ReadonlySet<string> {
+    return this.#keysByValue.get(value) ?? new Set();
+  }
+
+  add(key: string, object: T): void {
+    for (const value of this.#indexFunction(object)) {
+      const keys = this.#keysByValue.get(value) ?? new Set<string>();
+      keys.add(key);
+      this.#keysByValue.set(value, keys);
+    }
+  }
+
+  /** Refiles `key` from what `old` was filed under to what `next` is (undefined: removed). */
+  update(key: string, old: T | undefined, next: T | undefined): void {
+    if (old) {
+      for (const value of this.#indexFunction(old)) {
+        const keys = this.#keysByValue.get(value);
+        keys?.delete(key);
+        if (keys?.size === 0) this.#keysByValue.delete(value);
+      }
+    }
+    if (next) this.add(key, next);
+  }
+
+  rebuild(cache: ReadonlyMap<string, T>): void {
+    this.#keysByValue.clear();
+    for (const [key, object] of cache) this.add(key, object);
   }
 }
 

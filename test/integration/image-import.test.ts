@@ -127,6 +127,11 @@ describe('ImageImport controller', function () {
     return imageImport.status?.conditions?.find((c) => c.type === 'Ready');
   }
 
+  /** kstatus's conditions, as `Type=Status/Reason`. */
+  function progress(imageImport: ImageImport): string[] {
+    return (imageImport.status?.conditions ?? []).filter((c) => c.type === 'Reconciling' || c.type === 'Stalled').map((c) => `${c.type}=${c.status}/${c.reason}`);
+  }
+
   function tag(imageImport: ImageImport, name: string): TagStatus {
     const status = imageImport.status?.tags?.find((t) => t.tag === name);
     if (!status) throw new Error(`no status for tag ${name}: ${JSON.stringify(imageImport.status)}`);
@@ -347,6 +352,7 @@ describe('ImageImport controller', function () {
       await createImport({ tags: ['latest'], importPolicy: { interval: '10s' } });
       const missing = await waitForImport('False', 'RepositoryNotFound');
       expect(ready(missing)?.message).to.match(/^BatchGetImage failed: RepositoryNotFoundException: /);
+      expect(progress(missing)).to.deep.equal(['Stalled=True/RepositoryNotFound']);
       expect(tag(missing, 'latest').conditions?.[0]).to.include({ type: 'Resolved', status: 'False', reason: 'RepositoryNotFound' });
 
       emulator.createRepository({ accountId: ACCOUNT, region: REGION, name: repository });
@@ -372,16 +378,35 @@ describe('ImageImport controller', function () {
       figures.push(`access denied: Ready ${Date.now() - fixed} ms after the grant (interval 10s)`);
     });
 
+    it('throttling, as Reconciling while it retries', async () => {
+      const key = await readyRegistry();
+      emulator.createRepository({ accountId: ACCOUNT, region: REGION, name: repository });
+      emulator.pushImage({ ...repo(), tags: ['latest'] });
+      const throttled = emulator.injectFault({ kind: 'throttle', action: 'BatchGetImage', accessKeyId: key.accessKeyId });
+      await createImport({ tags: ['latest'], importPolicy: { interval: '1h' } });
+      const retrying = await waitForImport('False', 'Throttled');
+      expect(progress(retrying)).to.deep.equal(['Reconciling=True/Throttled']);
+
+      throttled.clear();
+      const fixed = Date.now();
+      const imported = await waitForImport('True', 'Imported', 25_000);
+      expect(progress(imported)).to.deep.equal([]);
+      figures.push(`throttled: Ready ${Date.now() - fixed} ms after the throttling stopped (retry backoff from 5 s)`);
+    });
+
     it('a registry that is not Ready, without polling, and imports within seconds once it is', async () => {
       const key = newKey();
       emulator.createRepository({ accountId: ACCOUNT, region: REGION, name: repository });
       emulator.pushImage({ ...repo(), tags: ['latest'] });
       // No credentials Secret yet: the registry cannot be Ready. A 1 h interval: only the registry's change can wake the import.
       await createRegistry(namespace, REGISTRY, registrySpec());
-      await waitForRegistry('False');
+      const notReady = await waitForRegistry('False');
       await createImport({ tags: ['latest'], importPolicy: { interval: '1h' } });
       const waiting = await waitForImport('False', 'RegistryNotReady');
       expect(ready(waiting)?.message).to.match(/^EcrRegistry prod is not Ready \(CredentialsSecretNotFound: /);
+      // The registry needs a person (its keys), and so does the import that waits for it.
+      expect(notReady.status?.conditions?.find((c) => c.type === 'Stalled')).to.include({ status: 'True', reason: 'CredentialsSecretNotFound' });
+      expect(progress(waiting)).to.deep.equal(['Stalled=True/RegistryNotReady']);
       expect(waiting.status?.nextImportTime).to.equal(undefined);
       expect(calls(key, 'BatchGetImage')).to.equal(0);
 
@@ -403,13 +428,17 @@ describe('ImageImport controller', function () {
     it('a registry that does not exist yet', async () => {
       emulator.createRepository({ accountId: ACCOUNT, region: REGION, name: repository });
       emulator.pushImage({ ...repo(), tags: ['latest'] });
-      await createImport({ tags: ['latest'], importPolicy: { interval: '1h' } });
+      const fresh = await createImport({ tags: ['latest'], importPolicy: { interval: '1h' } });
+      // The CRD's default: kstatus reads a new object as not yet reconciled until the operator writes.
+      expect(fresh.status).to.deep.equal({ observedGeneration: -1 });
       const waiting = await waitForImport('False', 'RegistryNotFound');
       expect(ready(waiting)?.message).to.equal('EcrRegistry prod does not exist in this namespace');
+      expect(progress(waiting)).to.deep.equal(['Stalled=True/RegistryNotFound']);
 
       const created = Date.now();
       await readyRegistry();
-      await waitForImport('True', 'Imported', 15_000);
+      const imported = await waitForImport('True', 'Imported', 15_000);
+      expect(progress(imported)).to.deep.equal([]);
       figures.push(`registry created: import Ready ${Date.now() - created} ms after the EcrRegistry was created`);
     });
   });
@@ -472,7 +501,7 @@ describe('ImageImport controller', function () {
         const registry = await getRegistry(namespace, REGISTRY);
         expect(registry.metadata.deletionTimestamp).to.be.a('string');
         expect(registry.metadata.finalizers).to.include('ecr.pullsecrets.io/cleanup');
-        expect(registry.status?.inUseBy).to.deep.equal(['app', 'tools']);
+        expect(registry.status?.inUseBy).to.deep.equal([{ name: 'app' }, { name: 'tools' }]);
         return registry;
       },
       { timeoutMs: 15_000 },
@@ -484,7 +513,7 @@ describe('ImageImport controller', function () {
 
     await deleteImport('app');
     await eventually(async () => {
-      expect((await getRegistry(namespace, REGISTRY)).status?.inUseBy).to.deep.equal(['tools']);
+      expect((await getRegistry(namespace, REGISTRY)).status?.inUseBy).to.deep.equal([{ name: 'tools' }]);
     });
     expect(await readSecret(namespace, REGISTRY), 'pull secret still kept').to.not.equal(undefined);
 

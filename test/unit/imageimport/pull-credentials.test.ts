@@ -1,15 +1,10 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import type { EcrRegistry } from '../../../src/api/ecr-registry.ts';
 import { pullCredentials } from '../../../src/imageimport/pull-credentials.ts';
 import { renderDockerConfigJson } from '../../../src/registry/docker-config.ts';
 
 const HOST = '111122223333.dkr.ecr.us-east-1.amazonaws.com';
-const registry = {
-  metadata: { name: 'prod', namespace: 'team', uid: 'registry-uid' },
-  spec: { registry: HOST, credentials: { secretRef: { name: 'k' } } },
-  status: { pullSecretName: 'prod' },
-} as EcrRegistry;
+const owner = { kind: 'EcrRegistry', name: 'prod', metadata: { uid: 'registry-uid' } };
 
 function secret(auths: string, owner = 'registry-uid'): V1Secret {
   return {
@@ -25,19 +20,19 @@ function secret(auths: string, owner = 'registry-uid'): V1Secret {
 
 describe('pullCredentials', () => {
   it('reads the login for the registry host from the registry pull secret', () => {
-    const result = pullCredentials(secret(renderDockerConfigJson([HOST], { username: 'AWS', password: 'pw' })), registry, HOST);
+    const result = pullCredentials(secret(renderDockerConfigJson([HOST], { username: 'AWS', password: 'pw' })), 'prod', owner, HOST);
     expect(result).to.deep.equal({ ok: true, credentials: { username: 'AWS', password: 'pw' } });
   });
 
   it('accepts a host written with https://', () => {
-    const result = pullCredentials(secret(JSON.stringify({ auths: { [`https://${HOST}`]: { username: 'AWS', password: 'pw' } } })), registry, HOST);
+    const result = pullCredentials(secret(JSON.stringify({ auths: { [`https://${HOST}`]: { username: 'AWS', password: 'pw' } } })), 'prod', owner, HOST);
     expect(result.ok).to.equal(true);
   });
 
   it('refuses a Secret the registry does not own, a missing one, and one without the host', () => {
-    expect(pullCredentials(secret(renderDockerConfigJson([HOST], { username: 'AWS', password: 'pw' }), 'other'), registry, HOST)).to.include({ ok: false });
-    expect(pullCredentials(undefined, registry, HOST)).to.deep.equal({ ok: false, message: 'pull secret prod does not exist' });
-    const other = pullCredentials(secret(renderDockerConfigJson(['222233334444.dkr.ecr.us-east-1.amazonaws.com'], { username: 'AWS', password: 'pw' })), registry, HOST);
+    expect(pullCredentials(secret(renderDockerConfigJson([HOST], { username: 'AWS', password: 'pw' }), 'other'), 'prod', owner, HOST)).to.include({ ok: false });
+    expect(pullCredentials(undefined, 'prod', owner, HOST)).to.deep.equal({ ok: false, message: 'pull secret prod does not exist' });
+    const other = pullCredentials(secret(renderDockerConfigJson(['222233334444.dkr.ecr.us-east-1.amazonaws.com'], { username: 'AWS', password: 'pw' })), 'prod', owner, HOST);
     expect(other).to.deep.equal({ ok: false, message: `pull secret prod has no login for ${HOST}` });
   });
 });

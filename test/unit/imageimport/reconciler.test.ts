@@ -99,6 +99,8 @@ function harness(spec: Partial<ImageImport['spec']> = {}): Harness {
     reads: {
       imageImport: () => object,
       registry: () => h.registry.current,
+      clusterRegistry: () => undefined,
+      selects: () => false,
       secret: async (_ns, name) => secrets[name],
     },
     writes: {
@@ -220,6 +222,34 @@ describe('reconcileImageImport', () => {
     await reconcileImageImport(h.deps, KEY);
     expect(h.ecrCalls).to.deep.equal(['BatchGetImage', 'DescribeImages']);
     expect(ready(h.object)).to.include({ status: 'True', reason: 'Imported' });
+  });
+
+  it('starts from the CRD default status, reports Reconciling or Stalled while it waits, and neither once Ready', async () => {
+    const h = harness();
+    h.object.status = { observedGeneration: -1 };
+    const progress = () => h.object.status?.conditions?.filter((c) => c.type === 'Reconciling' || c.type === 'Stalled').map((c) => `${c.type}/${c.reason}`);
+
+    const pending = readyRegistry();
+    pending.status!.conditions = [{ type: 'Ready', status: 'False', reason: 'Progressing', message: 'first token', lastTransitionTime: '2025-01-01T00:00:00Z' }];
+    h.registry.current = pending;
+    await reconcileImageImport(h.deps, KEY);
+    expect(h.object.status?.observedGeneration).to.equal(1);
+    expect(progress()).to.deep.equal(['Reconciling/RegistryNotReady']);
+
+    const stalled = readyRegistry();
+    stalled.status!.conditions = [
+      { type: 'Ready', status: 'False', reason: 'CredentialsRejected', message: 'rejected', lastTransitionTime: '2025-01-01T00:00:00Z' },
+      { type: 'Stalled', status: 'True', reason: 'CredentialsRejected', message: 'rejected', lastTransitionTime: '2025-01-01T00:00:00Z' },
+    ];
+    h.registry.current = stalled;
+    await reconcileImageImport(h.deps, KEY);
+    expect(progress()).to.deep.equal(['Stalled/RegistryNotReady']);
+    expect(h.ecrCalls).to.deep.equal([]);
+
+    h.registry.current = readyRegistry();
+    await reconcileImageImport(h.deps, KEY);
+    expect(ready(h.object)).to.include({ status: 'True', reason: 'Imported' });
+    expect(progress()).to.deep.equal([]);
   });
 
   it('makes no scheduled imports while suspended, and says so', async () => {

@@ -80,6 +80,12 @@ describe('importRecordFromStatus', () => {
     expect(importRecordFromStatus(undefined)).to.deep.equal({ waitingForRegistry: false });
   });
 
+  it('reads the CRD default status {observedGeneration: -1} as never imported, so the first import is due', () => {
+    const record = importRecordFromStatus({ observedGeneration: -1 });
+    expect(record).to.deep.equal({ waitingForRegistry: false });
+    expect(importDue(record, 1, false, NOW)).to.equal('first-import');
+  });
+
   it('does not wait for the registry after other failures', () => {
     const record = importRecordFromStatus({
       observedGeneration: 1,

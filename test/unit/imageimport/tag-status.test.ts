@@ -74,6 +74,17 @@ describe('nextTagStatus', () => {
     expect(moved.config).to.equal(undefined);
   });
 
+  it('keeps the record of a cut config only while it keeps that config', () => {
+    const cut: TagStatus = { ...nextTagStatus(undefined, 'latest', found(A), ctx(T0)).status, config: { cmd: ['app'] }, truncatedFields: ['config.labels', 'history'] };
+    const failedPull = { ok: false as const, message: 'HTTP 503', retryable: true };
+    expect(nextTagStatus(cut, 'latest', found(A, { pull: failedPull }), ctx(T1)).status.truncatedFields).to.deep.equal(['config.labels']);
+    expect(nextTagStatus(cut, 'latest', found(A), ctx(T1)).status.truncatedFields, 'a fresh config').to.equal(undefined);
+    expect(nextTagStatus(cut, 'latest', { found: false, reason: 'TagNotFound', message: 'gone' }, ctx(T1)).status.truncatedFields, 'the last good result').to.deep.equal([
+      'config.labels',
+      'history',
+    ]);
+  });
+
   it('lists platforms for an index', () => {
     const platforms = [{ os: 'linux', architecture: 'arm64', variant: 'v8', digest: B }];
     expect(nextTagStatus(undefined, 'latest', found(A, { platforms }), ctx(T0)).status.platforms).to.deep.equal(platforms);

@@ -352,3 +352,100 @@ describe('Informer', () => {
     await byOwner.stop({ deadlineMs: 1000 });
   });
 });
+
+describe('Informer indexes', () => {
+  /** A Secret whose `team` label is what the index keys it by (none, one or several comma-separated values). */
+  function labelled(namespace: string, name: string, resourceVersion: string, team?: string): KubernetesObject {
+    return { apiVersion: 'v1', kind: 'Secret', metadata: { namespace, name, resourceVersion, ...(team !== undefined ? { labels: { team } } : {}) } };
+  }
+  const byTeam = (object: KubernetesObject) => (object.metadata?.labels?.team ? object.metadata.labels.team.split(',') : []);
+  const names = (objects: KubernetesObject[]) => objects.map((o) => `${o.metadata!.namespace}/${o.metadata!.name}`).sort();
+
+  async function started(initial: ListResult<KubernetesObject>) {
+    const s = setup(initial);
+    s.informer.addIndex('team', byTeam);
+    s.informer.start();
+    await s.informer.waitForSync();
+    await settle();
+    return s;
+  }
+
+  it('answers from the listed objects once synced', async () => {
+    const { informer } = await started({ items: [labelled('a', 'one', '1', 'red'), labelled('b', 'two', '2', 'red'), labelled('a', 'three', '3', 'blue')], metadata: { resourceVersion: '10' } });
+    expect(names(informer.byIndex('team', 'red'))).to.deep.equal(['a/one', 'b/two']);
+    expect(names(informer.byIndex('team', 'blue'))).to.deep.equal(['a/three']);
+    expect(informer.byIndex('team', 'green')).to.deep.equal([]);
+    informer.stop();
+  });
+
+  it('adds an object under each value its index function returns, and none for an empty list', async () => {
+    const { source, informer } = await started({ items: [], metadata: { resourceVersion: '10' } });
+    source.last.send('ADDED', labelled('a', 'both', '11', 'red,blue'));
+    source.last.send('ADDED', labelled('a', 'none', '12'));
+    expect(names(informer.byIndex('team', 'red'))).to.deep.equal(['a/both']);
+    expect(names(informer.byIndex('team', 'blue'))).to.deep.equal(['a/both']);
+    expect(informer.byIndex('team', '')).to.deep.equal([]);
+    informer.stop();
+  });
+
+  it('moves an object whose value changes, and returns its current version', async () => {
+    const { source, informer } = await started({ items: [labelled('a', 'one', '1', 'red')], metadata: { resourceVersion: '10' } });
+    source.last.send('MODIFIED', labelled('a', 'one', '11', 'blue'));
+    expect(informer.byIndex('team', 'red')).to.deep.equal([]);
+    expect(informer.byIndex('team', 'blue').map((o) => o.metadata!.resourceVersion)).to.deep.equal(['11']);
+    source.last.send('MODIFIED', labelled('a', 'one', '12', 'blue'));
+    expect(informer.byIndex('team', 'blue').map((o) => o.metadata!.resourceVersion)).to.deep.equal(['12']);
+    informer.stop();
+  });
+
+  it('forgets a deleted object under the value it was cached with', async () => {
+    const { source, informer } = await started({ items: [labelled('a', 'one', '1', 'red'), labelled('a', 'two', '2', 'red')], metadata: { resourceVersion: '10' } });
+    // The DELETED event carries the object's last state; the index drops it wherever the cache had it.
+    source.last.send('DELETED', labelled('a', 'one', '11', 'blue'));
+    expect(names(informer.byIndex('team', 'red'))).to.deep.equal(['a/two']);
+    expect(informer.byIndex('team', 'blue')).to.deep.equal([]);
+    informer.stop();
+  });
+
+  it('follows a relist: changed, new and vanished objects', async () => {
+    const { source, informer, nextLists } = await started({
+      items: [labelled('a', 'kept', '1', 'red'), labelled('a', 'changed', '2', 'red'), labelled('a', 'removed', '3', 'red')],
+      metadata: { resourceVersion: '10' },
+    });
+    nextLists({ items: [labelled('a', 'kept', '1', 'red'), labelled('a', 'changed', '20', 'blue'), labelled('a', 'new', '21', 'blue')], metadata: { resourceVersion: '30' } });
+    source.last.send('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' });
+    await settle();
+    expect(names(informer.byIndex('team', 'red'))).to.deep.equal(['a/kept']);
+    expect(names(informer.byIndex('team', 'blue'))).to.deep.equal(['a/changed', 'a/new']);
+    informer.stop();
+  });
+
+  it('is up to date when handlers receive the event that changed it', async () => {
+    const { source, informer } = await started({ items: [labelled('a', 'one', '1', 'red')], metadata: { resourceVersion: '10' } });
+    const seen: string[] = [];
+    informer.on((event) => {
+      if (event.type === 'ADDED') return;
+      seen.push(`${event.type}: red=${names(informer.byIndex('team', 'red')).join(',')} blue=${names(informer.byIndex('team', 'blue')).join(',')}`);
+    });
+    source.last.send('MODIFIED', labelled('a', 'one', '11', 'blue'));
+    source.last.send('DELETED', labelled('a', 'one', '12', 'blue'));
+    expect(seen).to.deep.equal(['MODIFIED: red= blue=a/one', 'DELETED: red= blue=']);
+    informer.stop();
+  });
+
+  it('indexes what is already cached when the index is added after sync', async () => {
+    const { informer } = setup({ items: [labelled('a', 'one', '1', 'red')], metadata: { resourceVersion: '10' } });
+    informer.start();
+    await informer.waitForSync();
+    informer.addIndex('team', byTeam);
+    expect(names(informer.byIndex('team', 'red'))).to.deep.equal(['a/one']);
+    informer.stop();
+  });
+
+  it('refuses an index name twice, and a lookup in an index it does not have', () => {
+    const { informer } = setup({ items: [], metadata: { resourceVersion: '10' } });
+    informer.addIndex('team', byTeam);
+    expect(() => informer.addIndex('team', byTeam)).to.throw(/index team already exists/);
+    expect(() => informer.byIndex('owner', 'x')).to.throw(/no index named owner/);
+  });
+});
