@@ -35,6 +35,8 @@ import {
 const NEEDED_WITHOUT_A_REQUEST: Record<string, string> = {
   'update ecr.pullsecrets.io/ecrregistries/finalizers':
     'checked by the OwnerReferencesPermissionEnforcement admission plugin when the pull secret names its EcrRegistry with blockOwnerDeletion',
+  'update ecr.pullsecrets.io/clusterecrregistries/finalizers':
+    'checked by the OwnerReferencesPermissionEnforcement admission plugin when a pull secret names its ClusterEcrRegistry with blockOwnerDeletion',
 };
 
 /**
@@ -129,7 +131,7 @@ describe('the shipped RBAC', function () {
     // Bind more ServiceAccounts: one that exists (read before its watch starts, then patched) and one that
     // does not, whose Warning repeats at every refresh and so becomes an Event series (a patch).
     await adminClients().core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app-2' } } });
-    await kubectlOk(['patch', 'ecrregistry', registryName, '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { pullSecret: { serviceAccounts: [...samples.serviceAccounts, 'app-2', 'not-created'] } } })]);
+    await kubectlOk(['patch', 'ecrregistry', registryName, '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { pullSecret: { serviceAccounts: [...samples.serviceAccounts, 'app-2', 'not-created'].map((name) => ({ name })) } } })]);
     await eventually(
       () => {
         const patched = recorder.requests().some((r) => r.method === 'PATCH' && r.url.startsWith('/apis/events.k8s.io/'));
@@ -137,6 +139,28 @@ describe('the shipped RBAC', function () {
       },
       { timeoutMs: 60_000, intervalMs: 500, message: 'a repeated Event is counted in its series' },
     );
+
+    // A ClusterEcrRegistry serving the same namespace (finalizer, status, a pull secret and a
+    // ServiceAccount entry through the cluster-wide metadata watch), then deleted.
+    const cluster = {
+      apiVersion: `${API_GROUP}/${API_VERSION}`,
+      kind: 'ClusterEcrRegistry',
+      metadata: { name: `rbac-audit-${namespace}` },
+      spec: {
+        registry: samples.host,
+        endpoint: emulator.url,
+        credentials: { secretRef: { namespace, name: samples.credentialsSecret } },
+        pullSecret: { name: 'cluster-pull', serviceAccounts: [{ name: 'app-2' }] },
+        namespaces: [namespace],
+      },
+    };
+    const applied = await testEnv().kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(cluster) });
+    expect(applied.code, applied.stderr).to.equal(0);
+    const clusterEntry = async () => ((await adminClients().core.readNamespacedServiceAccount({ namespace, name: 'app-2' })).imagePullSecrets ?? []).map((r) => r.name);
+    await eventually(async () => expect(await clusterEntry()).to.include('cluster-pull'), { timeoutMs: 30_000, message: 'the ClusterEcrRegistry binds its pull secret' });
+    await kubectlOk(['delete', 'clusterecrregistry', cluster.metadata.name, '--wait=true', '--timeout=30s']);
+    expect(await clusterEntry()).to.not.include('cluster-pull');
+    expect(await readSecret(namespace, 'cluster-pull')).to.equal(undefined);
 
     // Delete: ServiceAccount entries removed, pull secret deleted, finalizer released.
     await kubectlOk(['delete', '-k', overlay, '--wait=false']);

@@ -1,0 +1,78 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from '../observability/logger.ts';
+import type { Clock } from './clock.ts';
+import { Informer, type InformerHandler, type ListFunction, type WatchSource } from './informer.ts';
+import { formatKey } from './keys.ts';
+
+export interface MetadataBackedReadsOptions<T extends KubernetesObject> {
+  name: string;
+  /** The collection across all namespaces, such as `/api/v1/serviceaccounts`. */
+  path: string;
+  /** Lists it, metadata only (PartialObjectMetadataList). */
+  listMetadata: ListFunction<KubernetesObject>;
+  metadataWatchSource: WatchSource;
+  /** Reads one whole object; undefined when it does not exist. */
+  read: (namespace: string, name: string) => Promise<T | undefined>;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * Whole objects of a collection read on demand, behind ONE metadata-only watch of the whole collection
+ * (name, namespace and resourceVersion of each object, nothing of its contents): an object that the
+ * watch says does not exist is not read, and one read before is served from the kept copy while its
+ * resourceVersion is the one the watch reports. For objects named in many namespaces at once (the
+ * ServiceAccounts of a ClusterEcrRegistry), where one watch per namespace would be thousands.
+ * The watch starts with the first `start()`.
+ */
+export class MetadataBackedReads<T extends KubernetesObject> {
+  readonly #options: MetadataBackedReadsOptions<T>;
+  readonly #informer: Informer<KubernetesObject>;
+  readonly #kept = new Map<string, T>();
+  #started = false;
+
+  constructor(options: MetadataBackedReadsOptions<T>) {
+    this.#options = options;
+    this.#informer = new Informer<KubernetesObject>({
+      name: options.name,
+      path: options.path,
+      list: options.listMetadata,
+      watchSource: options.metadataWatchSource,
+      transform: ({ metadata }) => ({ metadata: { name: metadata?.name, namespace: metadata?.namespace, resourceVersion: metadata?.resourceVersion, uid: metadata?.uid } }),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    this.#informer.on((event) => {
+      const key = formatKey(event.object.metadata?.namespace, event.object.metadata?.name ?? '');
+      if (event.type === 'DELETED' || this.#kept.get(key)?.metadata?.resourceVersion !== event.object.metadata?.resourceVersion) this.#kept.delete(key);
+    });
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#informer.start();
+  }
+
+  stop(): void {
+    this.#informer.stop();
+    this.#kept.clear();
+  }
+
+  /** Called with each change the watch sees (metadata only). */
+  on(handler: InformerHandler<KubernetesObject>): () => void {
+    return this.#informer.on(handler);
+  }
+
+  async get(namespace: string, name: string): Promise<T | undefined> {
+    if (!this.#informer.hasSynced()) return this.#options.read(namespace, name);
+    const current = this.#informer.get(namespace, name);
+    if (!current) return undefined;
+    const key = formatKey(namespace, name);
+    const kept = this.#kept.get(key);
+    if (kept && kept.metadata?.resourceVersion === current.metadata?.resourceVersion) return kept;
+    const read = await this.#options.read(namespace, name);
+    if (read) this.#kept.set(key, read);
+    return read;
+  }
+}
