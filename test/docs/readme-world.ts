@@ -1,5 +1,5 @@
 import { DEFAULT_ACCESS_KEY_ID_KEY, DEFAULT_SECRET_ACCESS_KEY_KEY, type EcrRegistry } from '../../src/api/ecr-registry.ts';
-import { ECR_REGISTRY, IMAGE_IMPORT } from '../../src/api/group.ts';
+import { CLUSTER_ECR_REGISTRY, ECR_REGISTRY, IMAGE_IMPORT } from '../../src/api/group.ts';
 import type { ImageImport } from '../../src/api/image-import.ts';
 import { parseRegistryHost } from '../../src/aws/registry-host.ts';
 import type { EcrEmulator } from '../support/ecr-emulator/index.ts';
@@ -20,7 +20,8 @@ export interface SnippetObject {
  */
 export function buildReadmeWorld(emulator: EcrEmulator, objects: readonly SnippetObject[]): string[] {
   const notes: string[] = [];
-  const registries = objects.filter((o) => o.kind === ECR_REGISTRY.kind) as unknown as EcrRegistry[];
+  // ClusterEcrRegistries use the same fields (hosts, role); the first EcrRegistry names the account.
+  const registries = objects.filter((o) => o.kind === ECR_REGISTRY.kind || o.kind === CLUSTER_ECR_REGISTRY.kind) as unknown as EcrRegistry[];
   const first = registries[0] && parseRegistryHost(registries[0].spec.registry);
   if (!first) throw new Error('the README has no EcrRegistry with a valid registry host');
 
@@ -50,9 +51,10 @@ export function buildReadmeWorld(emulator: EcrEmulator, objects: readonly Snippe
 
   const made = new Set<string>();
   for (const imageImport of objects.filter((o) => o.kind === IMAGE_IMPORT.kind) as unknown as ImageImport[]) {
-    const registry = registries.find((r) => r.metadata.name === imageImport.spec.registryRef.name);
+    const kind = imageImport.spec.registryRef.kind ?? ECR_REGISTRY.kind;
+    const registry = registries.find((r) => r.kind === kind && r.metadata.name === imageImport.spec.registryRef.name);
     const host = registry && parseRegistryHost(registry.spec.registry);
-    if (!host) throw new Error(`ImageImport ${imageImport.metadata.name} names EcrRegistry ${imageImport.spec.registryRef.name}, which the README does not define`);
+    if (!host) throw new Error(`ImageImport ${imageImport.metadata.name} names ${kind} ${imageImport.spec.registryRef.name}, which the README does not define`);
     const key = `${host.accountId}/${host.region}/${imageImport.spec.repository}`;
     if (!made.has(key)) {
       emulator.createRepository({ accountId: host.accountId, region: host.region, name: imageImport.spec.repository });

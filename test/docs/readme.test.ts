@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { dump, loadAll } from 'js-yaml';
 import { Registry } from 'prom-client';
 import type { EcrRegistry } from '../../src/api/ecr-registry.ts';
-import { API_GROUP, API_VERSION, ECR_REGISTRY, IMAGE_IMPORT } from '../../src/api/group.ts';
+import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY, ECR_REGISTRY, IMAGE_IMPORT } from '../../src/api/group.ts';
 import type { ImageImport } from '../../src/api/image-import.ts';
 import { ImportReason } from '../../src/imageimport/reasons.ts';
 import { OperatorMetrics } from '../../src/observability/metrics.ts';
@@ -38,7 +39,7 @@ const README_PATH = path.join(REPOSITORY_ROOT, 'README.md');
 const README = readFileSync(README_PATH, 'utf8');
 const BLOCKS = codeBlocks(README);
 const YAML_BLOCKS = BLOCKS.filter((b) => b.lang === 'yaml' || b.lang === 'yml');
-const DRY_RUN_KINDS = new Set(['Pod']);
+const DRY_RUN_KINDS = new Set(['Pod', 'Deployment']);
 
 interface Snippet {
   block: CodeBlock;
@@ -56,6 +57,7 @@ describe('README.md', function () {
   this.timeout(60_000);
   let emulator: EcrEmulator;
   let operator: TestOperator;
+  let operatorStopped = false;
   let namespace: string;
   const applied: SnippetObject[] = [];
 
@@ -68,6 +70,7 @@ describe('README.md', function () {
     process.stderr.write(`      the README's AWS world in the emulator: ${notes.join('; ')}\n`);
     operator = await startTestOperator({ allowedEndpoints: [emulator.url], stsEndpoint: emulator.url });
     namespace = await createTestNamespace('readme');
+    await keysInTheOperatorNamespace();
     await testEnv().installCrds(path.join(import.meta.dirname, 'fixtures'));
   });
 
@@ -77,7 +80,7 @@ describe('README.md', function () {
       if (DRY_RUN_KINDS.has(object.kind)) continue;
       await testEnv().kubectl(['delete', '-n', namespace, '--ignore-not-found', '--wait=false', `${object.kind}/${object.metadata.name}`]).catch(() => undefined);
     }
-    await operator?.stop();
+    if (!operatorStopped) await operator?.stop();
     await emulator?.stop();
     if (namespace) await deleteTestNamespace(namespace);
   });
@@ -116,7 +119,9 @@ describe('README.md', function () {
       const custom = adminClients().custom;
       const registries = applied.filter((o) => o.kind === ECR_REGISTRY.kind).map((o) => o.metadata.name);
       const imports = applied.filter((o) => o.kind === IMAGE_IMPORT.kind).map((o) => o.metadata.name);
+      const clusterRegistries = applied.filter((o) => o.kind === CLUSTER_ECR_REGISTRY.kind).map((o) => o.metadata.name);
       expect(registries, 'EcrRegistries applied from the README').to.not.be.empty;
+      expect(clusterRegistries, 'ClusterEcrRegistries applied from the README').to.not.be.empty;
       expect(imports, 'ImageImports applied from the README').to.not.be.empty;
       const path = (plural: string) => ({ group: API_GROUP, version: API_VERSION, plural, namespace });
       await eventually(
@@ -127,6 +132,11 @@ describe('README.md', function () {
             expect(ready?.status, `EcrRegistry ${name} Ready (${ready?.reason}: ${ready?.message})`).to.equal('True');
             const accounts = registry.status?.conditions?.find((c) => c.type === 'ServiceAccountsReady');
             if (accounts) expect(accounts.status, `EcrRegistry ${name} ServiceAccountsReady (${accounts.message})`).to.equal('True');
+          }
+          for (const name of clusterRegistries) {
+            const registry = await custom.getClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CLUSTER_ECR_REGISTRY.plural, name });
+            const ready = readyCondition(registry as EcrRegistry);
+            expect(ready?.status, `ClusterEcrRegistry ${name} Ready (${ready?.reason}: ${ready?.message})`).to.equal('True');
           }
           for (const name of imports) {
             const imageImport = (await custom.getNamespacedCustomObject({ ...path(IMAGE_IMPORT.plural), name })) as ImageImport;
@@ -139,7 +149,7 @@ describe('README.md', function () {
       // Step 2 promises the ServiceAccount carries the pull secret.
       for (const name of registries) {
         const registry = (await custom.getNamespacedCustomObject({ ...path(ECR_REGISTRY.plural), name })) as EcrRegistry;
-        for (const account of registry.spec.pullSecret?.serviceAccounts ?? []) {
+        for (const { name: account } of registry.spec.pullSecret?.serviceAccounts ?? []) {
           const { imagePullSecrets } = await adminClients().core.readNamespacedServiceAccount({ namespace, name: account });
           expect(imagePullSecrets?.map((r) => r.name), `ServiceAccount ${account}`).to.include(registry.status?.pullSecretName);
         }
@@ -248,12 +258,51 @@ describe('README.md', function () {
       expect(commands.slice(0, 2)).to.deep.equal(['npm ci && npm run demo', 'npm ci && npm test']);
       expect(readFileSync(path.join(REPOSITORY_ROOT, '.ci/run'), 'utf8')).to.match(/^npm ci && npm test$/m);
     });
+
+    it('releases registries the operator can no longer finalize with the Uninstall section\'s own commands', async function () {
+      this.timeout(60_000);
+      const recovery = BLOCKS.filter((b) => b.heading === 'Uninstall' && b.lang === 'sh').find((b) => b.text.includes('"finalizers":null'));
+      expect(recovery, 'the finalizer recovery commands under Uninstall').to.not.equal(undefined);
+      // As after `kubectl delete -k deploy/`: no operator runs, and deleted registries keep their finalizer.
+      await operator.stop();
+      operatorStopped = true;
+      const registries = applied.filter((o) => o.kind === ECR_REGISTRY.kind || o.kind === CLUSTER_ECR_REGISTRY.kind);
+      for (const o of registries) {
+        const result = await testEnv().kubectl(['delete', '-n', namespace, `${o.kind.toLowerCase()}/${o.metadata.name}`, '--wait=false']);
+        expect(result.code, result.stderr).to.equal(0);
+      }
+      const stuck = await testEnv().kubectl(['get', '-n', namespace, 'ecrregistries', '-o', 'name']);
+      expect(stuck.stdout.trim(), 'registries held by their finalizer').to.not.equal('');
+      const run = await runShell(recovery!.text, { PATH: `${path.dirname(testEnv().binaries.kubectl)}:${process.env.PATH}`, KUBECONFIG: testEnv().kubeconfigPath });
+      expect(run.code, run.output).to.equal(0);
+      await eventually(async () => {
+        const left = await testEnv().kubectl(['get', '-A', 'ecrregistries,clusterecrregistries', '-o', 'name']);
+        expect(left.stdout.trim(), 'registries left').to.equal('');
+      });
+    });
   });
 });
 
 /** An EcrRegistry pointed at the emulator, as the demo does; every other object as written. */
+/**
+ * The ClusterEcrRegistry section keeps its keys in ecr-pullsecrets-system with a `kubectl create secret`
+ * command (a Secret in another namespace cannot be a snippet): do that, with Step 1's keys.
+ */
+async function keysInTheOperatorNamespace(): Promise<void> {
+  const keys = SNIPPETS.flatMap((s) => s.objects).find((o) => o.kind === 'Secret' && (o.stringData as Record<string, string> | undefined)?.AWS_ACCESS_KEY_ID);
+  if (!keys) throw new Error('the README has no Secret with AWS keys');
+  const { core } = adminClients();
+  const ignoreExists = (error: { code?: number }) => {
+    if (error.code !== 409) throw error;
+  };
+  await core.createNamespace({ body: { metadata: { name: 'ecr-pullsecrets-system' } } }).catch(ignoreExists);
+  await core
+    .createNamespacedSecret({ namespace: 'ecr-pullsecrets-system', body: { metadata: { name: 'ecr-credentials' }, stringData: keys.stringData as Record<string, string> } })
+    .catch(ignoreExists);
+}
+
 function forTheEmulator(object: SnippetObject, endpoint: string): SnippetObject {
-  if (object.kind !== ECR_REGISTRY.kind) return object;
+  if (object.kind !== ECR_REGISTRY.kind && object.kind !== CLUSTER_ECR_REGISTRY.kind) return object;
   const registry = structuredClone(object) as unknown as EcrRegistry;
   registry.spec.endpoint = endpoint;
   return registry as unknown as SnippetObject;
@@ -295,4 +344,16 @@ function sourceFiles(dir: string): string[] {
   return readdirSync(path.join(REPOSITORY_ROOT, dir), { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
     .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+/** Runs a README shell block with bash, as a reader would paste it. */
+function runShell(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-euo', 'pipefail', '-c', script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
 }
