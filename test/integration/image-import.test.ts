@@ -274,6 +274,38 @@ describe('ImageImport controller', function () {
     expect(events[0]).to.include({ type: 'Normal', note: `Tag latest moved from ${first.digest} to ${second.digest}` });
   });
 
+  it('keeps importing while its registry fails to refresh a token that is still valid', async () => {
+    emulator.tokenLifetimeSeconds = 40;
+    const key = await readyRegistry();
+    emulator.createRepository({ accountId: ACCOUNT, region: REGION, name: repository });
+    emulator.pushImage({ ...repo(), tags: ['latest'], config: { Cmd: ['v1'] } });
+    await createImport({ tags: ['latest'], importPolicy: { interval: '10s' } });
+    await waitForImport('True', 'Imported');
+    // Refreshes fail from now on (the registry would refresh at about half of the 40 s life).
+    emulator.injectFault({ kind: 'throttle', action: 'GetAuthorizationToken', accessKeyId: key.accessKeyId });
+    const failing = await eventually(
+      async () => {
+        const registry = await getRegistry(namespace, REGISTRY);
+        expect(registry.status?.conditions?.find((c) => c.type === 'Refreshed')).to.include({ status: 'False', reason: 'Throttled' });
+        return registry;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+    expect(failing.status?.conditions?.find((c) => c.type === 'Ready')).to.include({ status: 'True' });
+    const moved = emulator.pushImage({ ...repo(), tags: ['latest'], config: { Cmd: ['v2'] } });
+    const imported = await eventually(
+      async () => {
+        const imageImport = await getImport();
+        expect(tag(imageImport, 'latest').digest).to.equal(moved.digest);
+        return imageImport;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    expect(ready(imported)).to.include({ status: 'True', reason: 'Imported' });
+    expect(Date.parse((await getRegistry(namespace, REGISTRY)).status!.expirationTime!), 'imported before the token expired').to.be.above(Date.now());
+    emulator.clearFaults();
+  });
+
   it('assumes a registry role once for its token and every import cycle, not once per client', async () => {
     const key = newKey();
     await credentialsFor(key);
