@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { ClusterEcrRegistry, LabelSelector, NamespaceFailure } from '../../src/api/cluster-ecr-registry.ts';
 import type { EcrRegistry } from '../../src/api/ecr-registry.ts';
-import { API_GROUP, API_VERSION, ECR_REGISTRY, IMAGE_IMPORT, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
+import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY, ECR_REGISTRY, IMAGE_IMPORT, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
 import type { ImageImport } from '../../src/api/image-import.ts';
 import type { Condition } from '../../src/api/meta.ts';
 import { parseDockerConfigJson } from '../../src/registry/docker-config.ts';
-import { ANNOTATION_EXPIRES_AT, ANNOTATION_ISSUED_AT, DOCKER_CONFIG_JSON_KEY } from '../../src/registry/pull-secret.ts';
+import { ANNOTATION_EXPIRES_AT, ANNOTATION_ISSUED_AT, CLUSTER_REGISTRY_LABEL, DOCKER_CONFIG_JSON_KEY } from '../../src/registry/pull-secret.ts';
 
 /** What the demo shows, read once a second the way a user would look: through the Kubernetes API and /metrics. */
 export interface Snapshot {
   atMs: number;
   registries: RegistryState[];
+  clusterRegistries: ClusterRegistryState[];
   imports: ImportState[];
   /** Newest first. */
   events: EventState[];
@@ -25,6 +27,30 @@ export interface RegistryState {
   serviceAccountsReady?: Condition;
   nextRefreshMs?: number;
   serviceAccounts: string[];
+  pullSecret?: PullSecretState;
+}
+
+/** A ClusterEcrRegistry as its status tells it, and its pull secret as each namespace holds it. */
+export interface ClusterRegistryState {
+  name: string;
+  /** The namespace selector as `kubectl get -l` writes it. */
+  selector: string;
+  ready?: Condition;
+  refreshed?: Condition;
+  namespacesSelected?: number;
+  namespacesReady?: number;
+  namespacesFailed?: number;
+  failedNamespaces: NamespaceFailure[];
+  pullSecretName: string;
+  nextRefreshMs?: number;
+  /** Every namespace the selector matches (asked of the API server) or that holds the pull secret, by name. */
+  namespaces: NamespacePullSecret[];
+}
+
+export interface NamespacePullSecret {
+  namespace: string;
+  /** The API server lists it under the registry's selector (and it is not excluded). */
+  selected: boolean;
   pullSecret?: PullSecretState;
 }
 
@@ -104,12 +130,15 @@ export class ClusterObserver {
     const namespace = this.options.namespace;
     const crd = (plural: string) => ({ group: API_GROUP, version: API_VERSION, namespace, plural });
     try {
-      const [registryList, importList, secretList, accountList, eventList, metrics] = await Promise.all([
+      const [registryList, importList, secretList, accountList, eventList, clusterEventList, clusterRegistries, metrics] = await Promise.all([
         this.custom.listNamespacedCustomObject(crd(ECR_REGISTRY.plural)) as Promise<{ items: EcrRegistry[] }>,
         this.custom.listNamespacedCustomObject(crd(IMAGE_IMPORT.plural)) as Promise<{ items: ImageImport[] }>,
         this.core.listNamespacedSecret({ namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` }),
         this.core.listNamespacedServiceAccount({ namespace }),
         this.events.listNamespacedEvent({ namespace }),
+        // Events about a cluster-scoped object are recorded in namespace default.
+        this.events.listNamespacedEvent({ namespace: 'default' }),
+        this.clusterRegistries(),
         scrapeMetrics(this.options.metricsUrl),
       ]);
       const secrets = new Map(secretList.items.map((s) => [s.metadata?.name ?? '', s]));
@@ -128,43 +157,101 @@ export class ClusterObserver {
             serviceAccounts: accountList.items
               .filter((a) => (a.imagePullSecrets ?? []).some((ref) => ref.name === secretName))
               .map((a) => a.metadata?.name ?? ''),
-            ...(secret ? { pullSecret: await this.pullSecretState(secret) } : {}),
+            ...(secret ? { pullSecret: await readPullSecretState(secret, this.options.checkLogin) } : {}),
           };
         }),
       );
       return {
         atMs,
         registries,
+        clusterRegistries,
         imports: importList.items.map(importState),
-        events: eventList.items.map(eventState).sort((a, b) => b.atMs - a.atMs),
+        events: [...eventList.items, ...clusterEventList.items.filter((e) => e.regarding?.kind === CLUSTER_ECR_REGISTRY.kind)].map(eventState).sort((a, b) => b.atMs - a.atMs),
         metrics,
       };
     } catch (error) {
-      return { atMs, registries: [], imports: [], events: [], metrics: undefined, error: error instanceof Error ? error.message : String(error) };
+      return { atMs, registries: [], clusterRegistries: [], imports: [], events: [], metrics: undefined, error: error instanceof Error ? error.message : String(error) };
     }
   }
 
-  private async pullSecretState(secret: V1Secret): Promise<PullSecretState> {
-    const annotations = secret.metadata?.annotations ?? {};
-    const issuedAtMs = parseTime(annotations[ANNOTATION_ISSUED_AT]);
-    const expiresAtMs = parseTime(annotations[ANNOTATION_EXPIRES_AT]);
-    const encoded = secret.data?.[DOCKER_CONFIG_JSON_KEY];
-    const auths = encoded ? parseDockerConfigJson(Buffer.from(encoded, 'base64').toString('utf8')) : undefined;
-    const hosts = Object.keys(auths ?? {}).sort();
-    const first = hosts[0] !== undefined ? auths?.[hosts[0]] : undefined;
-    let registryStatus: number | undefined;
-    if (first && hosts[0]) {
-      registryStatus = await this.options.checkLogin(hosts[0], first.username, first.password).catch(() => undefined);
-    }
-    return {
-      name: secret.metadata?.name ?? '',
-      ...(issuedAtMs !== undefined ? { issuedAtMs } : {}),
-      ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
-      hosts,
-      tokenId: createHash('sha256').update(first?.password ?? '').digest('hex').slice(0, 16),
-      ...(registryStatus !== undefined ? { registryStatus } : {}),
-    };
+  /** Each ClusterEcrRegistry, with its pull secret read (and its login tried) in every namespace that should or does hold it. */
+  private async clusterRegistries(): Promise<ClusterRegistryState[]> {
+    const list = (await this.custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: CLUSTER_ECR_REGISTRY.plural })) as { items: ClusterEcrRegistry[] };
+    return Promise.all(
+      list.items.map(async (registry): Promise<ClusterRegistryState> => {
+        const name = registry.metadata.name!;
+        const pullSecretName = registry.status?.pullSecretName ?? registry.spec.pullSecret?.name ?? name;
+        const selector = registry.spec.namespaceSelector ? labelSelectorText(registry.spec.namespaceSelector) : '';
+        const [selectedList, secretList] = await Promise.all([
+          selector ? this.core.listNamespace({ labelSelector: selector }) : Promise.resolve({ items: [] }),
+          this.core.listSecretForAllNamespaces({ labelSelector: `${CLUSTER_REGISTRY_LABEL}=${name}` }),
+        ]);
+        const excluded = new Set(registry.spec.excludeNamespaces ?? []);
+        const selected = new Set(
+          [...selectedList.items.filter((n) => n.metadata?.deletionTimestamp === undefined).map((n) => n.metadata?.name ?? ''), ...(registry.spec.namespaces ?? [])].filter((n) => !excluded.has(n)),
+        );
+        const secrets = new Map(secretList.items.filter((s) => s.metadata?.name === pullSecretName).map((s) => [s.metadata?.namespace ?? '', s]));
+        const namespaces = await Promise.all(
+          [...new Set([...selected, ...secrets.keys()])].sort().map(async (namespace): Promise<NamespacePullSecret> => {
+            const secret = secrets.get(namespace);
+            return { namespace, selected: selected.has(namespace), ...(secret ? { pullSecret: await readPullSecretState(secret, this.options.checkLogin) } : {}) };
+          }),
+        );
+        const status = registry.status;
+        const ready = condition(status?.conditions, 'Ready');
+        const refreshed = condition(status?.conditions, 'Refreshed');
+        const nextRefreshMs = parseTime(status?.nextRefreshTime);
+        return {
+          name,
+          selector,
+          ...(ready ? { ready } : {}),
+          ...(refreshed ? { refreshed } : {}),
+          ...(status?.namespacesSelected !== undefined ? { namespacesSelected: status.namespacesSelected } : {}),
+          ...(status?.namespacesReady !== undefined ? { namespacesReady: status.namespacesReady } : {}),
+          ...(status?.namespacesFailed !== undefined ? { namespacesFailed: status.namespacesFailed } : {}),
+          failedNamespaces: status?.failedNamespaces ?? [],
+          pullSecretName,
+          ...(nextRefreshMs !== undefined ? { nextRefreshMs } : {}),
+          namespaces,
+        };
+      }),
+    );
   }
+}
+
+/** A pull secret as a kubelet would use it: its token's times from the operator's annotations, and whether the registry takes its login. */
+export async function readPullSecretState(secret: V1Secret, checkLogin: ObserverOptions['checkLogin']): Promise<PullSecretState> {
+  const annotations = secret.metadata?.annotations ?? {};
+  const issuedAtMs = parseTime(annotations[ANNOTATION_ISSUED_AT]);
+  const expiresAtMs = parseTime(annotations[ANNOTATION_EXPIRES_AT]);
+  const encoded = secret.data?.[DOCKER_CONFIG_JSON_KEY];
+  const auths = encoded ? parseDockerConfigJson(Buffer.from(encoded, 'base64').toString('utf8')) : undefined;
+  const hosts = Object.keys(auths ?? {}).sort();
+  const first = hosts[0] !== undefined ? auths?.[hosts[0]] : undefined;
+  let registryStatus: number | undefined;
+  if (first && hosts[0]) {
+    registryStatus = await checkLogin(hosts[0], first.username, first.password).catch(() => undefined);
+  }
+  return {
+    name: secret.metadata?.name ?? '',
+    ...(issuedAtMs !== undefined ? { issuedAtMs } : {}),
+    ...(expiresAtMs !== undefined ? { expiresAtMs } : {}),
+    hosts,
+    tokenId: createHash('sha256').update(first?.password ?? '').digest('hex').slice(0, 16),
+    ...(registryStatus !== undefined ? { registryStatus } : {}),
+  };
+}
+
+/** metav1.LabelSelector in the `-l` syntax the API server takes. */
+export function labelSelectorText(selector: LabelSelector): string {
+  const labels = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`);
+  const expressions = (selector.matchExpressions ?? []).map((r) => {
+    const values = (r.values ?? []).join(',');
+    if (r.operator === 'In') return `${r.key} in (${values})`;
+    if (r.operator === 'NotIn') return `${r.key} notin (${values})`;
+    return r.operator === 'Exists' ? r.key : `!${r.key}`;
+  });
+  return [...labels, ...expressions].join(',');
 }
 
 function importState(item: ImageImport): ImportState {

@@ -5,7 +5,9 @@
  * with short-lived tokens and an image in it, and the operator as a separate process started as the
  * container starts it; applies deploy/samples with the real kubectl; then shows, once a second, each
  * pull secret's token being replaced before it expires and the imported image's digests, while the
- * emulator now and then moves a tag. Ctrl-C (or DEMO_DURATION_SECONDS) stops everything it started.
+ * emulator now and then moves a tag. Once the samples are Ready it applies a ClusterEcrRegistry that
+ * selects namespaces by label, and later creates namespace team-b with that label, timing how long
+ * team-b waits for a working pull secret. Ctrl-C (or DEMO_DURATION_SECONDS) stops everything it started.
  *
  * It lives under test/ because it is built from the test harness and the ECR emulator.
  */
@@ -16,9 +18,10 @@ import { type ControlPlane, startControlPlane } from '../support/controlplane/in
 import { freePort } from '../support/controlplane/ports.ts';
 import { EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { type EmulatorImage, pushDemoBuild } from './images.ts';
+import { ClusterScene } from './cluster-scene.ts';
 import { ClusterObserver, type Snapshot } from './observer.ts';
 import { describeExit, OperatorProcess } from '../support/operator-process.ts';
-import { loadSamples, sampleTarget, toYamlStream, wireSamplesToEmulator } from './samples.ts';
+import { CLUSTER_SAMPLE, clusterRegistrySample, loadSamples, sampleTarget, toYamlStream, wireSamplesToEmulator } from './samples.ts';
 import { DEMO_ENV_HELP, type DemoSettings, DemoSettingsError, readDemoSettings } from './settings.ts';
 import { Timeline } from './timeline.ts';
 import { LiveScreen, PlainLog, type View, type ViewContext } from './view.ts';
@@ -30,7 +33,8 @@ const OPERATOR_NAMESPACE = 'ecr-pullsecrets-system';
 const INTRO = [
   'ecr-pullsecrets-operator keeps image pull secrets for private Amazon ECR registries valid. ECR login tokens expire after 12 hours,',
   'so for each EcrRegistry the operator mints a new token with your AWS keys and rewrites the pull secret long before that; each',
-  'ImageImport resolves ECR tags to pinned digests. This demo runs it all locally, against an ECR emulator whose tokens live {TOKEN}.',
+  'ImageImport resolves ECR tags to pinned digests; a ClusterEcrRegistry keeps one pull secret in every namespace whose labels match.',
+  'This demo runs it all locally, against an ECR emulator whose tokens live {TOKEN}.',
 ];
 
 function intro(settings: DemoSettings): string[] {
@@ -111,10 +115,12 @@ async function main(): Promise<number> {
 
   let failure: string | undefined;
   let timeline: Timeline | undefined;
+  let scene: ClusterScene | undefined;
   let imageUpdates = 0;
   try {
     const started = await startEverything(demo, settings);
     timeline = started.timeline;
+    scene = started.scene;
     const result = await watch(demo, settings, started);
     failure = result.failure;
     imageUpdates = result.imageUpdates;
@@ -125,7 +131,7 @@ async function main(): Promise<number> {
   demo.view?.close();
   if (demo.stop.signal.aborted && demo.stop.signal.reason !== 'duration') say(`\nStopping (${String(demo.stop.signal.reason)})…`);
   if (failure) say(`\nThe demo failed: ${failure}`);
-  if (timeline) printSummary(timeline, settings, imageUpdates, demo);
+  if (timeline) printSummary(timeline, settings, imageUpdates, demo, scene);
   const report = await demo.teardown();
   say(report.length > 0 ? `Stopped: ${report.join('; ')}.` : 'Stopped.');
   return failure ? 1 : 0;
@@ -134,6 +140,7 @@ async function main(): Promise<number> {
 interface Started {
   timeline: Timeline;
   observer: ClusterObserver;
+  scene: ClusterScene;
   context: ViewContext;
   image: EmulatorImage;
 }
@@ -195,35 +202,54 @@ async function startEverything(demo: Demo, settings: DemoSettings): Promise<Star
   demo.checkpoint();
 
   step(5, settings.liveScreen ? 'Watching (the screen now redraws every second).' : 'Watching: each change is printed as it happens, with a status line every 10 seconds.');
-  const observer = new ClusterObserver({
+  const checkLogin = (host: string, username: string, password: string) => registryAnswer(emulator, host, username, password);
+  const observer = new ClusterObserver({ kubeConfig: controlPlane.kubeConfig(), namespace: NAMESPACE, metricsUrl: operator.metricsUrl, checkLogin });
+  const scene = new ClusterScene({
     kubeConfig: controlPlane.kubeConfig(),
-    namespace: NAMESPACE,
-    metricsUrl: operator.metricsUrl,
-    checkLogin: (host, username, password) => registryAnswer(emulator, host, username, password),
+    kubectl: (args, stdin) => kubectlOrThrow(controlPlane, args, stdin),
+    objects: clusterRegistrySample({
+      registry: target.registry.spec.registry,
+      endpoint: emulator.url,
+      accessKeyId: key.accessKeyId,
+      secretAccessKey: key.secretAccessKey,
+      credentialsNamespace: OPERATOR_NAMESPACE,
+    }),
+    namespaceSeconds: settings.namespaceSeconds,
+    timeline,
+    checkLogin,
+    tokenCalls: () => emulator.callCount({ action: 'GetAuthorizationToken' }),
+    signal: demo.stop.signal,
   });
+  const liveNamespace = settings.namespaceSeconds > 0 ? `, and ${settings.namespaceSeconds}s later creates namespace ${CLUSTER_SAMPLE.liveNamespace} with that label` : '';
+  detail(
+    `Once the samples are Ready, it applies ClusterEcrRegistry ${CLUSTER_SAMPLE.name} (test/demo/samples.ts) for namespaces labelled ${scene.state.selector}, with namespace ${CLUSTER_SAMPLE.firstNamespace}${liveNamespace}.`,
+  );
   const kubectlHint = [
     `export KUBECONFIG=${controlPlane.kubeconfigPath} PATH=${controlPlane.binaries.dir}:$PATH`,
     `kubectl get ecrregistries,imageimports,secrets,events -n ${NAMESPACE}`,
+    `kubectl get clusterecrregistries; kubectl get secrets -A -l ecr.pullsecrets.io/cluster-registry=${CLUSTER_SAMPLE.name}`,
   ];
   detail('Look around in another terminal with the real kubectl:');
   for (const line of kubectlHint) detail(`  ${line}`);
   return {
     timeline,
     observer,
+    scene,
     image,
-    context: { intro: intro(settings), namespace: NAMESPACE, tokenLifetimeSeconds: settings.tokenLifetimeSeconds, kubectlHint },
+    context: { intro: intro(settings), namespace: NAMESPACE, tokenLifetimeSeconds: settings.tokenLifetimeSeconds, kubectlHint, cluster: scene.state },
   };
 }
 
 /** The live loop: a snapshot a second, tag moves now and then, until a signal or the duration ends it. */
 async function watch(demo: Demo, settings: DemoSettings, started: Started): Promise<{ failure?: string; imageUpdates: number }> {
-  const { timeline, observer, image } = started;
+  const { timeline, observer, scene, image } = started;
   const view: View = settings.liveScreen ? new LiveScreen(out, settings.color) : new PlainLog(out);
   demo.view = view;
   const stopAtMs = settings.durationSeconds !== undefined ? demo.startedAtMs + settings.durationSeconds * 1000 : undefined;
   const context: ViewContext = { ...started.context, ...(stopAtMs !== undefined ? { stopAtMs } : {}) };
   let imageUpdates = 0;
   let shown = 0;
+  let previous: Snapshot | undefined;
   while (!demo.stop.signal.aborted) {
     const operator = demo.operator!;
     if (operator.crashed) {
@@ -242,7 +268,10 @@ async function watch(demo: Demo, settings: DemoSettings, started: Started): Prom
         context.nextTagMoveAtMs = now + settings.tagMoveSeconds * 1000;
       }
     }
+    // Before the snapshot, so this frame already shows what the scene just applied or created.
+    if (previous) await scene.step(previous);
     const snapshot: Snapshot = await observer.snapshot();
+    previous = snapshot;
     timeline.update(snapshot);
     // Everything noted since the last frame: this snapshot's changes and the tag move above.
     view.update(snapshot, timeline.moments.slice(shown), context, timeline);
@@ -254,13 +283,17 @@ async function watch(demo: Demo, settings: DemoSettings, started: Started): Prom
     await sleep(1_000, undefined, { signal: demo.stop.signal }).catch(() => undefined);
   }
   view.close();
-  return { ...verdict(timeline, settings), imageUpdates };
+  await scene.settle();
+  return { ...verdict(timeline, settings, scene), imageUpdates };
 }
 
 /** A run that stops by itself is a test: it fails when a pull secret never came, expired, was refused, or never rotated. */
-function verdict(timeline: Timeline, settings: DemoSettings): { failure?: string } {
+function verdict(timeline: Timeline, settings: DemoSettings, scene: ClusterScene): { failure?: string } {
   if (timeline.expiredSamples > 0) return { failure: `a pull secret held an expired token in ${timeline.expiredSamples} samples` };
   if (timeline.refusedSamples > 0) return { failure: `the registry refused a pull secret's login in ${timeline.refusedSamples} samples` };
+  if (timeline.lostPullSecrets > 0) return { failure: `a namespace the ClusterEcrRegistry still selects lost its pull secret ${timeline.lostPullSecrets} times` };
+  const sceneFailure = scene.failure();
+  if (sceneFailure) return { failure: sceneFailure };
   if (settings.durationSeconds === undefined) return {};
   if (timeline.firstSecretAtMs === undefined) return { failure: `no pull secret appeared within ${settings.durationSeconds}s` };
   if (timeline.firstRotationAtMs === undefined && settings.durationSeconds >= settings.tokenLifetimeSeconds + 20) {
@@ -269,7 +302,7 @@ function verdict(timeline: Timeline, settings: DemoSettings): { failure?: string
   return {};
 }
 
-function printSummary(timeline: Timeline, settings: DemoSettings, imageUpdates: number, demo: Demo): void {
+function printSummary(timeline: Timeline, settings: DemoSettings, imageUpdates: number, demo: Demo, scene: ClusterScene | undefined): void {
   const at = (ms: number | undefined) => (ms === undefined ? 'not reached' : `${((ms - timeline.startedAtMs) / 1000).toFixed(1)}s after start`);
   const ranFor = ((Date.now() - timeline.startedAtMs) / 1000).toFixed(0);
   say();
@@ -282,12 +315,28 @@ function printSummary(timeline: Timeline, settings: DemoSettings, imageUpdates: 
   say(`  first rotated secret   ${at(timeline.firstRotationAtMs)}${afterFirst}`);
   const least = Number.isFinite(timeline.minRemainingMs) ? `; the least lifetime left on a served token was ${(timeline.minRemainingMs / 1000).toFixed(0)}s` : '';
   say(`  rotations              ${timeline.totalRotations()}${least}`);
-  say(`  expired or refused     ${timeline.expiredSamples + timeline.refusedSamples} of ${timeline.samples} samples of the pull secret`);
+  say(`  expired or refused     ${timeline.expiredSamples + timeline.refusedSamples} of ${timeline.samples} samples of the pull secrets`);
+  if (scene) {
+    const cluster = scene.state;
+    const applied = cluster.appliedAtMs === undefined ? 'not applied (the samples never became Ready)' : `applied ${at(cluster.appliedAtMs)}`;
+    say(`  ClusterEcrRegistry     ${cluster.registry} ${applied}; first pull secret ${at(timeline.firstClusterSecretAtMs)}; rotations ${timeline.clusterRotations(cluster.registry)}`);
+    say(`  ${`namespace ${cluster.liveNamespace}`.padEnd(23)}${describeArrival(scene, settings)}`);
+  }
   say(`  tag moves              ${imageUpdates} pushed by the emulator, ${timeline.tagMovesSeen} noticed by the operator`);
   if (demo.emulator) {
     const calls = ['GetAuthorizationToken', 'BatchGetImage', 'DescribeImages'].map((action) => `${action} ${demo.emulator!.callCount({ action })}`);
     say(`  ECR API calls          ${calls.join(', ')} (as the emulator counted them)`);
   }
+}
+
+function describeArrival(scene: ClusterScene, settings: DemoSettings): string {
+  const arrival = scene.state.arrival;
+  if (settings.namespaceSeconds === 0) return 'not created (DEMO_NAMESPACE_SECONDS=0)';
+  if (!arrival) return 'not created before the demo stopped';
+  if (arrival.workingAfterMs !== undefined) {
+    return `pull secret written ${arrival.writtenAfterMs} ms and working at the registry ${arrival.workingAfterMs} ms after the namespace was created`;
+  }
+  return arrival.writtenAfterMs !== undefined ? `pull secret written after ${arrival.writtenAfterMs} ms but never accepted by the registry` : 'no pull secret appeared';
 }
 
 async function kubectlOrThrow(controlPlane: ControlPlane, args: string[], stdin?: string): Promise<string> {

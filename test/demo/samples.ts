@@ -72,6 +72,9 @@ export function sampleTarget(samples: readonly SampleObject[]): SampleTarget {
     (s) => s.object.kind === IMAGE_IMPORT.kind && (s.object as unknown as ImageImport).spec.registryRef.name === registry.metadata.name,
   )?.object as unknown as ImageImport | undefined;
   if (!imageImport) throw new Error(`deploy/samples holds no ImageImport that uses EcrRegistry ${registry.metadata.name}`);
+  // The emulator knows access keys only: a sample that authenticates otherwise cannot be run here.
+  const secretRef = registry.spec.credentials.secretRef;
+  if (!secretRef) throw new Error(`EcrRegistry ${registry.metadata.name}: the demo needs spec.credentials.secretRef (AWS keys in a Secret)`);
   return {
     registry,
     accountId: host.accountId,
@@ -79,7 +82,7 @@ export function sampleTarget(samples: readonly SampleObject[]): SampleTarget {
     imageImport,
     repository: imageImport.spec.repository,
     tags: imageImport.spec.tags ?? ['latest'],
-    credentialsSecret: registry.spec.credentials.secretRef.name,
+    credentialsSecret: secretRef.name,
   };
 }
 
@@ -92,8 +95,8 @@ export function wireSamplesToEmulator(samples: readonly SampleObject[], wiring: 
     registry.spec.endpoint = wiring.endpoint;
     changes.push(`EcrRegistry ${registry.metadata.name}: spec.endpoint = ${wiring.endpoint} (the ECR emulator, allowlisted with --allowed-endpoints)`);
     const ref = registry.spec.credentials.secretRef;
-    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
-    if (!secret) continue;
+    const secret = ref && objects.find((o) => o.kind === 'Secret' && o.metadata.name === ref.name);
+    if (!ref || !secret) continue;
     const stringData = { ...(asRecord(secret.stringData) ?? {}) };
     stringData[ref.accessKeyIDKey ?? DEFAULT_ACCESS_KEY_ID_KEY] = wiring.accessKeyId;
     stringData[ref.secretAccessKeyKey ?? DEFAULT_SECRET_ACCESS_KEY_KEY] = wiring.secretAccessKey;

@@ -6,6 +6,11 @@ export interface DemoSettings {
   tokenLifetimeSeconds: number;
   /** How often the emulator moves the `latest` tag to a new build; 0 never does. */
   tagMoveSeconds: number;
+  /**
+   * Seconds between applying the ClusterEcrRegistry and creating namespace team-b with its label, to
+   * show a namespace served as it is created; 0 creates no namespace.
+   */
+  namespaceSeconds: number;
   /** The ImageImport's re-check interval, replacing the sample's 1h so tag moves show up quickly. */
   importInterval: string;
   /** Keep the control plane's folder (operator log, kubeconfig, etcd data) after the demo. */
@@ -19,6 +24,7 @@ export const DEMO_ENV_HELP = [
   'DEMO_DURATION_SECONDS   stop after this many seconds (default: run until Ctrl-C)',
   'DEMO_TOKEN_SECONDS      lifetime of the emulated ECR tokens (default 60)',
   'DEMO_TAG_MOVE_SECONDS   move tag latest to a new build this often; 0 = never (default 30)',
+  'DEMO_NAMESPACE_SECONDS  create namespace team-b this long after the ClusterEcrRegistry; 0 = never (default 20)',
   'DEMO_IMPORT_INTERVAL    ImageImport re-check interval, 10s or more (default 10s)',
   'DEMO_KEEP_FILES=1       keep the operator log and kubeconfig after the demo',
   'DEMO_PLAIN=1            append lines instead of redrawing the screen',
@@ -38,6 +44,7 @@ export function readDemoSettings(env: Readonly<Record<string, string | undefined
     // Refresh happens at half the lifetime, so a token shorter than this would churn faster than the view.
     tokenLifetimeSeconds: optionalNumber(env, 'DEMO_TOKEN_SECONDS', 10, 43_200) ?? 60,
     tagMoveSeconds: optionalNumber(env, 'DEMO_TAG_MOVE_SECONDS', 0, 3600) ?? 30,
+    namespaceSeconds: optionalNumber(env, 'DEMO_NAMESPACE_SECONDS', 0, 3600) ?? 20,
     importInterval,
     keepFiles: env.DEMO_KEEP_FILES === '1',
     liveScreen,

@@ -1,4 +1,5 @@
-import type { ImportState, RegistryState, Snapshot } from './observer.ts';
+import type { ClusterSceneState } from './cluster-scene.ts';
+import type { ClusterRegistryState, ImportState, PullSecretState, RegistryState, Snapshot } from './observer.ts';
 import { type Moment, seconds, shortDigest, type Timeline } from './timeline.ts';
 
 /** What the view needs besides the snapshot: fixed facts about this demo run. */
@@ -12,6 +13,8 @@ export interface ViewContext {
   stopAtMs?: number;
   /** Commands to look around with the real kubectl. */
   kubectlHint: readonly string[];
+  /** The ClusterEcrRegistry act: when it was applied, when team-b comes, and how fast it was served. */
+  cluster?: ClusterSceneState;
 }
 
 export interface View {
@@ -107,10 +110,19 @@ export function statusLine(snapshot: Snapshot, timeline: Timeline): string {
       `registry answers ${s.registryStatus ?? '-'}, Ready ${r.ready?.status ?? '-'}/${r.ready?.reason ?? '-'}`
     );
   });
+  const clusterRegistries = snapshot.clusterRegistries.map((r) => {
+    const secrets = r.namespaces.map((n) => `${n.namespace} ${n.pullSecret ? `${n.pullSecret.registryStatus ?? '-'}` : 'none'}`).join(', ');
+    const newest = newestSecret(r);
+    return (
+      `ClusterEcrRegistry ${r.name}: namespaces ${r.namespacesSelected ?? '-'} selected/${r.namespacesReady ?? '-'} ready/${r.namespacesFailed ?? '-'} failed, ` +
+      `token age ${seconds(newest?.issuedAtMs !== undefined ? now - newest.issuedAtMs : undefined)}, expires in ${seconds(newest?.expiresAtMs !== undefined ? newest.expiresAtMs - now : undefined)}, ` +
+      `rotations ${timeline.clusterRotations(r.name)}, registry answers [${secrets}], Ready ${r.ready?.status ?? '-'}/${r.ready?.reason ?? '-'}`
+    );
+  });
   const imports = snapshot.imports.map(
     (i) => `${i.name}: ${i.tags.map((t) => `${t.tag}=${shortDigest(t.digest)}`).join(' ')}, Ready ${i.ready?.status ?? '-'}/${i.ready?.reason ?? '-'}`,
   );
-  return [...registries, ...imports].join(' | ') || 'waiting for the operator';
+  return [...registries, ...clusterRegistries, ...imports].join(' | ') || 'waiting for the operator';
 }
 
 export function renderScreen(snapshot: Snapshot, context: ViewContext, timeline: Timeline, paint: Paint, width: number, rows: number): string[] {
@@ -123,16 +135,20 @@ export function renderScreen(snapshot: Snapshot, context: ViewContext, timeline:
     '',
   ];
 
-  const secrets: string[] = [paint.cyan(paint.bold('PULL SECRETS')) + paint.dim('  each EcrRegistry keeps a kubernetes.io/dockerconfigjson Secret filled with a valid ECR token')];
+  const secrets: string[] = [
+    paint.cyan(paint.bold('PULL SECRETS · EcrRegistry')) + paint.dim(`  each keeps a kubernetes.io/dockerconfigjson Secret in its namespace (${context.namespace}) filled with a valid ECR token`),
+  ];
   if (snapshot.registries.length === 0) secrets.push('  waiting for the operator to see the EcrRegistry…');
   else secrets.push(...table(['REGISTRY', 'SECRET', 'TOKEN AGE', 'EXPIRES IN', 'NEXT REFRESH', 'ROTATIONS', 'LOGIN AT REGISTRY', 'READY'], snapshot.registries.map((r) => registryRow(r, now, timeline, paint))));
   const secretDetails: string[] = [];
   for (const registry of snapshot.registries) {
-    const bar = lifetimeBar(registry, now, Math.min(50, width - 30));
+    const bar = lifetimeBar(registry.pullSecret, registry.nextRefreshMs, now, Math.min(50, width - 30));
     if (bar) secretDetails.push(`  ${registry.name} token  ${bar}  ${paint.dim('= age, | refresh, ] expiry')}`);
     if (registry.serviceAccounts.length > 0) secretDetails.push(paint.dim(`  ServiceAccount ${registry.serviceAccounts.join(', ')}: imagePullSecrets includes ${registry.pullSecret?.name ?? registry.name}`));
   }
   secretDetails.push('');
+
+  const cluster = clusterSection(snapshot.clusterRegistries, context.cluster, now, timeline, paint, width);
 
   const images: string[] = [];
   for (const imageImport of snapshot.imports) images.push(...importSection(imageImport, now, context, paint));
@@ -151,24 +167,26 @@ export function renderScreen(snapshot: Snapshot, context: ViewContext, timeline:
   const figures = [
     paint.dim(
       `Figures: first pull secret ${since(timeline.firstSecretAtMs, timeline)} · first rotation ${since(timeline.firstRotationAtMs, timeline)} · ` +
+        `${context.cluster?.arrival?.workingAfterMs !== undefined ? `${context.cluster.arrival.namespace} served ${context.cluster.arrival.workingAfterMs} ms after it was created · ` : ''}` +
         `expired or refused tokens seen: ${timeline.expiredSamples + timeline.refusedSamples} of ${timeline.samples} samples`,
     ),
   ];
   const hint = [paint.dim('Look around in another terminal with the real kubectl:'), ...context.kubectlHint.map((line) => paint.dim(`  ${line}`))];
 
   // A small terminal loses the least useful parts first, so the screen never scrolls (that would break the redraw).
-  const parts = { intro, status, secrets, secretDetails, images, metrics, figures, hint };
-  const droppable: Array<keyof typeof parts> = ['intro', 'hint', 'metrics', 'secretDetails'];
+  const parts = { intro, status, secrets, secretDetails, cluster: cluster.main, clusterDetails: cluster.details, images, metrics, figures, hint };
+  const droppable: Array<keyof typeof parts> = ['intro', 'hint', 'metrics', 'secretDetails', 'clusterDetails'];
   const budget = rows - 1;
-  const minimumStoryAndEvents = 6;
+  // The story carries what the tables cannot (team-b's arrival in ms, rotations as they happen): keep room for it.
+  const minimumStoryAndEvents = 12;
   const fixedSize = () => Object.values(parts).reduce((sum, lines) => sum + lines.length, 0);
   while (fixedSize() + minimumStoryAndEvents > budget && droppable.length > 0) parts[droppable.shift()!] = [];
 
-  // What is left goes to the story and the Events, newest first.
+  // What is left goes to the story (two thirds: it tells what the Events tell, and more) and the Events, newest first.
   const room = Math.max(2, budget - fixedSize() - 4);
-  const story = [paint.cyan(paint.bold('WHAT HAPPENED')), ...storyLines(timeline.moments, timeline, paint, width, Math.max(1, Math.ceil(room / 2))), ''];
+  const story = [paint.cyan(paint.bold('WHAT HAPPENED')), ...storyLines(timeline.moments, timeline, paint, width, Math.max(1, Math.ceil((room * 2) / 3))), ''];
   const eventsRoom = Math.max(1, room - (story.length - 2));
-  const events = [paint.cyan(paint.bold('EVENTS')) + paint.dim(`  kubectl get events -n ${context.namespace}, newest first`)];
+  const events = [paint.cyan(paint.bold('EVENTS')) + paint.dim(`  kubectl get events -n ${context.namespace} (and -n default for the ClusterEcrRegistry), newest first`)];
   const recent = snapshot.events.slice(0, eventsRoom);
   if (recent.length === 0) events.push('  none yet');
   for (const event of recent) {
@@ -177,7 +195,20 @@ export function renderScreen(snapshot: Snapshot, context: ViewContext, timeline:
     events.push(`  ${clock(event.atMs - timeline.startedAtMs)}  ${type}  ${paint.bold(event.reason)}  ${event.regarding}  ${event.note}${count}`);
   }
   events.push('');
-  const all = [...parts.intro, ...parts.status, ...parts.secrets, ...parts.secretDetails, ...parts.images, ...story, ...events, ...parts.metrics, ...parts.figures, ...parts.hint];
+  const all = [
+    ...parts.intro,
+    ...parts.status,
+    ...parts.secrets,
+    ...parts.secretDetails,
+    ...parts.cluster,
+    ...parts.clusterDetails,
+    ...parts.images,
+    ...story,
+    ...events,
+    ...parts.metrics,
+    ...parts.figures,
+    ...parts.hint,
+  ];
   return all.slice(0, budget);
 }
 
@@ -197,6 +228,72 @@ function registryRow(r: RegistryState, now: number, timeline: Timeline, paint: P
     answer,
     ready,
   ];
+}
+
+/** The ClusterEcrRegistry: its status in one line, then its one pull secret as each selected namespace holds it. */
+function clusterSection(
+  registries: readonly ClusterRegistryState[],
+  scene: ClusterSceneState | undefined,
+  now: number,
+  timeline: Timeline,
+  paint: Paint,
+  width: number,
+): { main: string[]; details: string[] } {
+  const main = [paint.cyan(paint.bold('PULL SECRETS · ClusterEcrRegistry')) + paint.dim('  one Secret, one token, in every namespace its selector matches')];
+  const details: string[] = [];
+  if (registries.length === 0) {
+    main.push(scene?.appliedAtMs === undefined ? `  ${scene?.registry ?? 'a ClusterEcrRegistry'} is applied once the samples are Ready…` : '  waiting for the operator to see the ClusterEcrRegistry…', '');
+    return { main, details };
+  }
+  for (const r of registries) {
+    const ready = r.ready ? `Ready ${r.ready.status === 'True' ? paint.green('True') : paint.yellow(r.ready.status)} ${r.ready.reason}` : 'Ready pending';
+    const failed = r.namespacesFailed ? paint.red(`${r.namespacesFailed} failed`) : `${r.namespacesFailed ?? '-'} failed`;
+    const counts = `namespaces ${r.namespacesSelected ?? '-'} selected, ${r.namespacesReady ?? '-'} ready, ${failed}`;
+    main.push(`  ${paint.bold(r.name)}  selects namespaces ${r.selector || '-'}  ${ready}`);
+    main.push(`  ${counts} · rotations ${timeline.clusterRotations(r.name)} · next refresh ${relative(r.nextRefreshMs, now)}`);
+    const rows = r.namespaces.map((n) => clusterNamespaceRow(r, n.namespace, n.selected, n.pullSecret, scene, now, paint));
+    const live = scene?.liveNamespace;
+    if (live && scene.arrival && !r.namespaces.some((n) => n.namespace === live)) rows.push([live, '-', '-', '-', '-', `created ${seconds(now - scene.arrival.createdAtMs)} ago, not listed yet`]);
+    if (rows.length > 0) main.push(...table(['NAMESPACE', 'SECRET', 'TOKEN AGE', 'EXPIRES IN', 'LOGIN AT REGISTRY', 'SERVED'], rows));
+    for (const f of r.failedNamespaces.slice(0, 3)) main.push(paint.yellow(`  ${f.namespace}: ${f.reason}: ${f.message}`));
+    const bar = lifetimeBar(newestSecret(r), r.nextRefreshMs, now, Math.min(50, width - 30));
+    if (bar) details.push(`  ${r.name} token  ${bar}  ${paint.dim('= age, | refresh, ] expiry')}`);
+  }
+  if (scene?.liveNamespaceDueAtMs !== undefined && scene.arrival === undefined) {
+    details.push(paint.dim(`  namespace ${scene.liveNamespace} is created with label ${scene.selector} ${relative(scene.liveNamespaceDueAtMs, now)} (DEMO_NAMESPACE_SECONDS)`));
+  }
+  main.push('');
+  details.push(...(details.length > 0 ? [''] : []));
+  return { main, details };
+}
+
+function clusterNamespaceRow(
+  r: ClusterRegistryState,
+  namespace: string,
+  selected: boolean,
+  s: PullSecretState | undefined,
+  scene: ClusterSceneState | undefined,
+  now: number,
+  paint: Paint,
+): string[] {
+  const expiresIn = s?.expiresAtMs !== undefined ? s.expiresAtMs - now : undefined;
+  const expires = expiresIn === undefined ? '-' : expiresIn > 0 ? seconds(expiresIn) : paint.red(`expired ${seconds(-expiresIn)} ago`);
+  const answer = s?.registryStatus === undefined ? '-' : s.registryStatus === 200 ? paint.green('200 OK') : paint.red(`${s.registryStatus} refused`);
+  const arrival = scene?.arrival?.namespace === namespace ? scene.arrival : undefined;
+  let served = s ? 'yes' : selected ? paint.yellow('not yet') : 'no longer selected';
+  if (arrival?.workingAfterMs !== undefined) served = paint.green(`${arrival.workingAfterMs} ms after the namespace was created`);
+  else if (arrival?.gaveUp === 'timeout') served = paint.red(`not within ${seconds(now - arrival.createdAtMs)} of the namespace's creation`);
+  else if (arrival) served = paint.yellow(`waiting, ${seconds(now - arrival.createdAtMs)} since the namespace's creation`);
+  return [namespace, s?.name ?? r.pullSecretName, seconds(s?.issuedAtMs !== undefined ? now - s.issuedAtMs : undefined), expires, answer, served];
+}
+
+/** The copy holding the newest token: after a rotation every namespace should hold it. */
+function newestSecret(r: ClusterRegistryState): PullSecretState | undefined {
+  let newest: PullSecretState | undefined;
+  for (const n of r.namespaces) {
+    if (n.pullSecret && (newest === undefined || (n.pullSecret.issuedAtMs ?? 0) > (newest.issuedAtMs ?? 0))) newest = n.pullSecret;
+  }
+  return newest;
 }
 
 function importSection(imageImport: ImportState, now: number, context: ViewContext, paint: Paint): string[] {
@@ -236,14 +333,13 @@ function storyLines(moments: readonly Moment[], timeline: Timeline, paint: Paint
 }
 
 /** `[=========|........]`: the token's age against its lifetime, with the planned refresh marked. */
-function lifetimeBar(r: RegistryState, now: number, width: number): string | undefined {
-  const s = r.pullSecret;
+function lifetimeBar(s: PullSecretState | undefined, nextRefreshMs: number | undefined, now: number, width: number): string | undefined {
   if (s?.issuedAtMs === undefined || s.expiresAtMs === undefined || width < 10) return undefined;
   const lifetime = s.expiresAtMs - s.issuedAtMs;
   if (lifetime <= 0) return undefined;
   const position = (ms: number) => Math.max(0, Math.min(width - 1, Math.floor(((ms - s.issuedAtMs!) / lifetime) * width)));
   const age = position(now);
-  const refresh = r.nextRefreshMs !== undefined ? position(r.nextRefreshMs) : -1;
+  const refresh = nextRefreshMs !== undefined ? position(nextRefreshMs) : -1;
   let bar = '';
   for (let i = 0; i < width; i++) bar += i === refresh ? '|' : i <= age ? '=' : '.';
   return `[${bar}]`;
