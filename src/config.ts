@@ -12,8 +12,8 @@ import { JITTER_FACTOR } from './runtime/leader-election.ts';
  * of process.env and argv: everything else receives a validated Config.
  */
 export interface Config {
-  /** Watch one namespace, or all when undefined. */
-  namespace?: string;
+  /** Watch these namespaces (at least one, no repeats), or all when undefined. */
+  namespaces?: string[];
   workers: number;
   leaderElection: LeaderElectionConfig;
   /** Where /metrics is served; undefined when disabled with `0`. */
@@ -25,6 +25,10 @@ export interface Config {
   /** ECR endpoint overrides accepted beyond AWS's own: origins or /regex/. */
   allowedEndpoints: string[];
   stsEndpoint?: string;
+  /** The operator's own AWS identity (ClusterEcrRegistry credentials.source Operator): may it use instance metadata? */
+  operatorIdentityImds: boolean;
+  /** Region for the operator's own STS calls (IRSA): AWS_REGION, else us-east-1. */
+  awsRegion: string;
   /** How long SIGTERM may take: in-flight reconciles, Event flush, Lease release. */
   shutdownTimeoutMs: number;
   /** A kubeconfig file from --kubeconfig; otherwise KUBECONFIG, ~/.kube/config or in-cluster. */
@@ -79,7 +83,14 @@ interface FlagSpec {
 }
 
 const FLAGS: readonly FlagSpec[] = [
-  { name: 'namespace', kind: 'string', env: 'WATCH_NAMESPACE', defaultText: 'all namespaces', help: 'Namespace to watch; empty watches all of them.' },
+  {
+    name: 'namespaces',
+    kind: 'string',
+    env: 'WATCH_NAMESPACES',
+    defaultText: 'all namespaces',
+    help: 'Comma-separated namespaces to watch; empty watches all of them. ClusterEcrRegistries are served only when all are watched.',
+  },
+  { name: 'namespace', kind: 'string', env: 'WATCH_NAMESPACE', defaultText: 'all namespaces', help: 'One namespace to watch: --namespaces with a single name.' },
   { name: 'workers', kind: 'integer', defaultText: '4', help: 'Objects reconciled concurrently per controller.' },
   { name: 'leader-elect', kind: 'boolean', defaultText: 'true', help: 'Elect a leader through a Lease so only one replica reconciles.' },
   {
@@ -103,7 +114,13 @@ const FLAGS: readonly FlagSpec[] = [
     defaultText: "none beyond AWS's own",
     help: 'Comma-separated ECR endpoint overrides registries may use: origins (http://127.0.0.1:4566) or /regex/.',
   },
-  { name: 'sts-endpoint', kind: 'string', defaultText: "AWS's regional endpoint", help: 'STS endpoint for AssumeRole.' },
+  { name: 'sts-endpoint', kind: 'string', defaultText: "AWS's regional endpoint", help: 'STS endpoint for AssumeRole and AssumeRoleWithWebIdentity.' },
+  {
+    name: 'operator-identity-imds',
+    kind: 'boolean',
+    defaultText: 'false',
+    help: "Let ClusterEcrRegistries with credentials.source Operator use EC2 instance metadata (the node's role).",
+  },
   { name: 'shutdown-timeout', kind: 'duration', defaultText: '25s', help: 'Time allowed for a graceful shutdown on SIGTERM.' },
   // KUBECONFIG is honoured by client-node's default loading (it may list several files to merge).
   { name: 'kubeconfig', kind: 'string', defaultText: '$KUBECONFIG, else ~/.kube/config, else the in-cluster service account', help: 'Path to a kubeconfig file.' },
@@ -130,8 +147,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
     return spec?.env ? env[spec.env] : undefined;
   };
 
-  const namespace = (value('namespace') ?? '').trim();
-  if (namespace && !isDnsLabel(namespace)) throw invalid('namespace', namespace, 'must be a Kubernetes namespace name');
+  const namespaces = watchedNamespaces(flags, env);
 
   const leaseDurationMs = durationFlag('lease-duration', value('lease-duration') ?? '15s');
   const renewDeadlineMs = durationFlag('renew-deadline', value('renew-deadline') ?? '10s');
@@ -176,7 +192,7 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
 
   return {
     config: {
-      ...(namespace ? { namespace } : {}),
+      ...(namespaces ? { namespaces } : {}),
       workers: integerFlag('workers', value('workers') ?? '4', 1, 1000),
       leaderElection: {
         enabled: booleanFlag('leader-elect', value('leader-elect') ?? 'true'),
@@ -192,6 +208,8 @@ export function parseConfig(sources: ConfigSources): ConfigResult {
       logFormat,
       allowedEndpoints,
       ...(stsEndpoint ? { stsEndpoint } : {}),
+      operatorIdentityImds: booleanFlag('operator-identity-imds', value('operator-identity-imds') ?? 'false'),
+      awsRegion: nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? 'us-east-1',
       shutdownTimeoutMs,
       ...(kubeconfigPath ? { kubeconfigPath } : {}),
       instance,
@@ -219,7 +237,7 @@ export function loadKubeConfig(config: Pick<Config, 'kubeconfigPath'>): KubeConf
 export function describeConfig(config: Config): Record<string, unknown> {
   const address = (bind: BindAddress | undefined) => (bind ? `${bind.host ?? ''}:${bind.port}` : 'disabled');
   return {
-    namespace: config.namespace ?? '(all)',
+    namespaces: config.namespaces ?? '(all)',
     workers: config.workers,
     leaderElect: config.leaderElection.enabled,
     lease: `${config.leaderElection.namespace}/${config.leaderElection.name}`,
@@ -282,6 +300,33 @@ function parseFlags(argv: readonly string[]): Map<string, string> {
     }
   }
   return flags;
+}
+
+/**
+ * The namespaces to watch, or undefined for all: --namespaces (a comma-separated list) or its
+ * one-name alias --namespace, else WATCH_NAMESPACES or WATCH_NAMESPACE. A flag wins over the
+ * environment, as everywhere; the two spellings at the same level contradict each other.
+ */
+function watchedNamespaces(flags: ReadonlyMap<string, string>, env: ConfigSources['env']): string[] | undefined {
+  const pick = (list: string | undefined, one: string | undefined, both: string) => {
+    if (list !== undefined && one !== undefined) throw new ConfigError(both);
+    if (list !== undefined) return { flag: 'namespaces', text: list };
+    return one === undefined ? undefined : { flag: 'namespace', text: one };
+  };
+  const chosen =
+    pick(flags.get('namespaces'), flags.get('namespace'), 'give --namespaces or --namespace, not both') ??
+    pick(nonEmpty(env.WATCH_NAMESPACES), nonEmpty(env.WATCH_NAMESPACE), 'set WATCH_NAMESPACES or WATCH_NAMESPACE, not both');
+  if (chosen === undefined) return undefined;
+  const names = chosen.text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  if (chosen.flag === 'namespace' && names.length > 1) throw invalid('namespace', chosen.text, 'must be one namespace; use --namespaces for a list');
+  const wrong = names.find((name) => !isDnsLabel(name));
+  if (wrong !== undefined) {
+    throw invalid(chosen.flag, chosen.text, names.length === 1 ? 'must be a Kubernetes namespace name' : `${JSON.stringify(wrong)} is not a Kubernetes namespace name`);
+  }
+  return names.length === 0 ? undefined : [...new Set(names)];
 }
 
 /** How long a request the leader sent just before giving up may take to reach the apiserver. */

@@ -7,6 +7,7 @@ import { type ObservabilityServer, type ProbeResult, type Probes, startObservabi
 import { createLogger, type Logger } from './observability/logger.ts';
 import { OperatorMetrics } from './observability/metrics.ts';
 import { redact } from './observability/redact.ts';
+import { operatorIdentityChain } from './aws/operator-identity.ts';
 import { type RunningOperator, startOperator } from './operator.ts';
 import { LeaderElector } from './runtime/leader-election.ts';
 
@@ -83,11 +84,16 @@ async function run(config: Config, kubeConfig: KubeConfig, logger: Logger): Prom
     operator = startOperator({
       kubeConfig,
       settings: {
-        ...(config.namespace ? { namespace: config.namespace } : {}),
+        ...(config.namespaces ? { namespaces: config.namespaces } : {}),
         workers: config.workers,
         allowedEndpoints: config.allowedEndpoints,
         ...(config.stsEndpoint ? { stsEndpoint: config.stsEndpoint } : {}),
         instance: config.instance,
+        operatorIdentity: operatorIdentityChain({
+          instanceMetadata: config.operatorIdentityImds,
+          stsRegion: config.awsRegion,
+          ...(config.stsEndpoint ? { stsEndpoint: config.stsEndpoint } : {}),
+        }),
       },
       logger,
       metrics: metrics.controller,

@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { withSharedRoleSessions } from './aws/ecr-client.ts';
+import { type OperatorIdentity, withSharedRoleSessions } from './aws/ecr-client.ts';
+import { serviceAccountTokenRequests } from './kube/token-requests.ts';
 import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
 import { type EcrCallObserver, SdkEcrTokenSource } from './aws/ecr-token.ts';
 import { createImageImportController, type ImageImportController } from './imageimport/controller.ts';
@@ -14,8 +15,8 @@ import { EventRecorder } from './runtime/events.ts';
 
 /** What the operator's administrator decides (flags and environment, validated in config.ts). */
 export interface OperatorSettings {
-  /** Watch one namespace, or all when unset. */
-  namespace?: string;
+  /** Watch these namespaces, or all when unset. ClusterEcrRegistries are served only when all are watched. */
+  namespaces?: readonly string[];
   workers: number;
   /** ECR API endpoint overrides the operator accepts beyond AWS's own (origins or /regex/). */
   allowedEndpoints: string[];
@@ -23,6 +24,8 @@ export interface OperatorSettings {
   stsEndpoint?: string;
   /** Names this replica in Events. */
   instance?: string;
+  /** The operator's own AWS identity, for ClusterEcrRegistries with credentials.source Operator. */
+  operatorIdentity?: OperatorIdentity;
 }
 
 export interface OperatorDeps {
@@ -39,7 +42,7 @@ export interface OperatorDeps {
 
 export interface RunningOperator {
   registries: RegistryController;
-  /** Absent when the operator watches one namespace. */
+  /** Absent when the operator watches a list of namespaces. */
   clusterRegistries?: ClusterRegistryController;
   imageImports: ImageImportController;
   events: EventRecorder;
@@ -63,7 +66,11 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     logger: deps.logger,
   });
   // One set of role sessions for every ECR client, token refreshes and import cycles alike.
-  const ecrClient = withSharedRoleSessions(deps.settings.stsEndpoint ? { stsEndpoint: deps.settings.stsEndpoint } : {});
+  const ecrClient = withSharedRoleSessions({
+    ...(deps.settings.stsEndpoint ? { stsEndpoint: deps.settings.stsEndpoint } : {}),
+    serviceAccountTokens: serviceAccountTokenRequests(clients),
+    ...(deps.settings.operatorIdentity ? { operatorIdentity: deps.settings.operatorIdentity } : {}),
+  });
   const tokens = new SharedTokenCache({
     source: new SdkEcrTokenSource({
       now: () => clock.now(),
@@ -77,7 +84,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
   const registries = createRegistryController({
     kubeConfig: deps.kubeConfig,
     clients,
-    ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
+    ...(deps.settings.namespaces ? { namespaces: deps.settings.namespaces } : {}),
     tokens,
     events,
     clock,
@@ -89,7 +96,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     registryUsers: (namespace, name) => imageImports.registryUsers(namespace, name),
   });
   // Cluster-scoped: only when the operator watches every namespace.
-  const clusterRegistries = deps.settings.namespace
+  const clusterRegistries = deps.settings.namespaces
     ? undefined
     : createClusterRegistryController({
         kubeConfig: deps.kubeConfig,
@@ -108,9 +115,10 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
   const imageImports = createImageImportController({
     kubeConfig: deps.kubeConfig,
     clients,
-    ...(deps.settings.namespace ? { namespace: deps.settings.namespace } : {}),
+    ...(deps.settings.namespaces ? { namespaces: deps.settings.namespaces } : {}),
     registries: registries.registries,
     readSecret: (namespace, name) => (clusterRegistries?.referencesSecret(namespace, name) ? clusterRegistries.readSecret(namespace, name) : registries.readSecret(namespace, name)),
+    readServiceAccount: (namespace, name) => registries.readServiceAccount(namespace, name),
     ...(clusterRegistries
       ? {
           clusterRegistries: {

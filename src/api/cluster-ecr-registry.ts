@@ -22,8 +22,12 @@ export interface ClusterCredentialsSecretRef {
   sessionTokenKey?: string;
 }
 
-export interface ClusterEcrRegistryCredentials extends Omit<EcrRegistryCredentials, 'secretRef'> {
-  secretRef: ClusterCredentialsSecretRef;
+/** Exactly one source: keys in a named namespace, a ServiceAccount in a named namespace, or the operator's own identity. */
+export interface ClusterEcrRegistryCredentials extends Omit<EcrRegistryCredentials, 'secretRef' | 'serviceAccountRef'> {
+  secretRef?: ClusterCredentialsSecretRef;
+  serviceAccountRef?: { namespace: string; name: string; audience?: string };
+  /** Operator: the operator's own AWS identity (IRSA, EKS Pod Identity, environment), optionally chained to roleArn. */
+  source?: 'Operator';
 }
 
 export interface ClusterPullSecretSpec {

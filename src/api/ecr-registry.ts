@@ -9,9 +9,18 @@ export interface CredentialsSecretRef {
   sessionTokenKey?: string;
 }
 
+/** A ServiceAccount in the registry's own namespace whose tokens are exchanged for an AWS session (web identity). */
+export interface ServiceAccountCredentialsRef {
+  name: string;
+  /** The token's audience, which the IAM OIDC provider expects; defaults to sts.amazonaws.com. */
+  audience?: string;
+}
+
+/** Exactly one source: static keys (secretRef) or a ServiceAccount's web identity (serviceAccountRef, with roleArn). */
 export interface EcrRegistryCredentials {
-  secretRef: CredentialsSecretRef;
-  /** Assume this role with the keys before calling ECR. */
+  secretRef?: CredentialsSecretRef;
+  serviceAccountRef?: ServiceAccountCredentialsRef;
+  /** With secretRef: assume this role with the keys. With serviceAccountRef: the role to assume with the token (required). */
   roleArn?: string;
   externalId?: string;
 }
@@ -69,6 +78,7 @@ export interface EcrRegistry {
   status?: EcrRegistryStatus;
 }
 
+export const DEFAULT_WEB_IDENTITY_AUDIENCE = 'sts.amazonaws.com';
 export const DEFAULT_ACCESS_KEY_ID_KEY = 'AWS_ACCESS_KEY_ID';
 export const DEFAULT_SECRET_ACCESS_KEY_KEY = 'AWS_SECRET_ACCESS_KEY';
 export const DEFAULT_SESSION_TOKEN_KEY = 'AWS_SESSION_TOKEN';

@@ -1,4 +1,4 @@
-import { type AwsCredentialSet, credentialFingerprint } from './credential-set.ts';
+import { type AwsCredentialSet, principalFingerprint } from './credential-set.ts';
 
 /** Temporary credentials, as STS AssumeRole returns them. */
 export interface AwsCredentialIdentity {
@@ -36,7 +36,7 @@ export class AssumedRoleSessions {
   /** Credentials of the set's role (the set must name one), from a live session or a new AssumeRole. */
   credentials(set: AwsCredentialSet): Promise<AwsCredentialIdentity> {
     this.#evictDue();
-    const key = credentialFingerprint(set);
+    const key = principalFingerprint(set);
     const existing = this.#sessions.get(key);
     if (existing) return existing.identity;
     const session: Session = { identity: this.#assume(set) };

@@ -58,6 +58,10 @@ interface ErrorLike {
 
 /** Classifies an error thrown by the AWS SDK (or by the network under it) once, at the boundary. */
 export function classifyAwsError(error: unknown, knownSecrets: readonly (string | undefined)[] = []): AwsFailure {
+  // A credential source that failed before any ECR call: callers that know the reasons use error.reason.
+  if (error instanceof CredentialSourceError) {
+    return { kind: error.retryable ? 'Unavailable' : 'CredentialsRejected', code: error.reason, message: redact(error.message, knownSecrets).slice(0, 500), retryable: error.retryable };
+  }
   const e = (typeof error === 'object' && error !== null ? error : {}) as ErrorLike;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const networkCode = findNetworkCode(e);
@@ -97,4 +101,48 @@ export function conditionReasonFor(kind: AwsFailureKind): 'CredentialsRejected' 
     default:
       return 'EcrError';
   }
+}
+
+/** Why a credential source other than static keys could not give AWS credentials (a condition reason). */
+export type CredentialSourceReason = 'ServiceAccountNotFound' | 'TokenRequestDenied' | 'WebIdentityRejected' | 'OperatorIdentityUnavailable';
+
+/**
+ * A ServiceAccount token could not be had, STS refused it, or the operator's own identity is missing.
+ * Thrown by the credential providers of ECR clients, so it reaches the reconciler as the ECR call's error.
+ */
+export class CredentialSourceError extends Error {
+  readonly reason: CredentialSourceReason;
+  readonly retryable: boolean;
+
+  constructor(reason: CredentialSourceReason, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(redact(message), options.cause === undefined ? {} : { cause: options.cause });
+    this.name = 'CredentialSourceError';
+    this.reason = reason;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+/** STS's answers to AssumeRoleWithWebIdentity that mean the token or the trust policy is wrong, not that STS is down. */
+const WEB_IDENTITY_REJECTIONS = new Set([
+  // The SDK names STS's InvalidIdentityToken and IDPRejectedClaim with an Exception suffix.
+  'InvalidIdentityToken',
+  'InvalidIdentityTokenException',
+  'IDPRejectedClaim',
+  'IDPRejectedClaimException',
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'AccessDenied',
+  'AccessDeniedException',
+  'PackedPolicyTooLarge',
+  'PackedPolicyTooLargeException',
+]);
+
+/** Classifies an AssumeRoleWithWebIdentity failure: rejected (a person must fix the trust or the token) or transient. */
+export function webIdentityFailure(error: unknown): CredentialSourceError {
+  const failure = classifyAwsError(error);
+  const rejected = WEB_IDENTITY_REJECTIONS.has(failure.code);
+  return new CredentialSourceError('WebIdentityRejected', `STS AssumeRoleWithWebIdentity failed: ${failure.code}: ${failure.message}`, {
+    retryable: !rejected && failure.retryable,
+    cause: error,
+  });
 }

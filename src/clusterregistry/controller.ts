@@ -11,6 +11,7 @@ import type { SharedTokenCache } from '../registry/token-cache.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type ListResult } from '../runtime/informer.ts';
+import type { SharedInformer } from '../runtime/multi-namespace-informer.ts';
 import { formatKey } from '../runtime/keys.ts';
 import { MetadataBackedReads } from '../runtime/metadata-backed-reads.ts';
 import { MutationCache } from '../runtime/mutation-cache.ts';
@@ -24,7 +25,7 @@ export interface ClusterRegistryControllerOptions {
   kubeConfig: KubeConfig;
   clients: KubeClients;
   /** The pull secrets the operator manages (label-selected, all namespaces), shared with the EcrRegistry controller. */
-  managedSecrets: Informer<V1Secret>;
+  managedSecrets: SharedInformer<V1Secret>;
   tokens: SharedTokenCache;
   events: ClusterEventSink;
   clock: Clock;
@@ -48,6 +49,8 @@ export interface ClusterRegistryController {
   hasSynced(): boolean;
   /** The credentials Secrets ClusterEcrRegistries reference, from this controller's cache, or read directly. */
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  /** A ServiceAccount behind the cluster-wide metadata watch (started when a ClusterEcrRegistry names one). */
+  readServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined>;
   /** Whether a ClusterEcrRegistry references the Secret as its credentials (so readSecret serves it from a cache). */
   referencesSecret(namespace: string, name: string): boolean;
   /** Whether the ClusterEcrRegistry selects the namespace, by the namespace's labels as cached. */
@@ -128,15 +131,21 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
     clock: o.clock,
     logger: o.logger,
   });
+  // A ServiceAccount change matters to registries whose web identity it is, and to those that bind
+  // their pull secret to it in a namespace they select.
   serviceAccounts.on((event) => {
     const namespace = event.object.metadata?.namespace ?? '';
     const account = event.object.metadata?.name ?? '';
     const view = namespaceView(namespaces.get(undefined, namespace));
-    if (!view) return;
+    const uses = (r: ClusterEcrRegistry) => {
+      const identity = r.spec.credentials.serviceAccountRef;
+      if (identity?.namespace === namespace && identity.name === account) return true;
+      return view !== undefined && (r.spec.pullSecret?.serviceAccounts ?? []).some((ref) => ref.name === account) && selectsNamespace(r.spec, view);
+    };
     enqueue(
       clusterRegistries
         .list()
-        .filter((r) => (r.spec.pullSecret?.serviceAccounts ?? []).some((ref) => ref.name === account) && selectsNamespace(r.spec, view))
+        .filter(uses)
         .map((r) => r.metadata.name!),
     );
   });
@@ -178,9 +187,9 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
       credentialSecrets.setReferences(name, []);
       return;
     }
-    const ref = registry.spec.credentials.secretRef;
-    credentialSecrets.setReferences(name, [{ namespace: ref.namespace, name: ref.name }]);
-    if ((registry.spec.pullSecret?.serviceAccounts ?? []).length > 0) serviceAccounts.start();
+    const { secretRef, serviceAccountRef } = registry.spec.credentials;
+    credentialSecrets.setReferences(name, secretRef ? [{ namespace: secretRef.namespace, name: secretRef.name }] : []);
+    if ((registry.spec.pullSecret?.serviceAccounts ?? []).length > 0 || serviceAccountRef) serviceAccounts.start();
   });
   enqueueFromInformer(clusterRegistries, controller, (event) => {
     // Only a spec change or a deletion needs a reconcile, not our own status and finalizer writes.
@@ -233,8 +242,9 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
     },
     hasSynced: () => clusterRegistries.hasSynced() && namespaces.hasSynced(),
     readSecret,
+    readServiceAccount: (namespace, name) => serviceAccounts.get(namespace, name),
     referencesSecret: (namespace, name) =>
-      clusterRegistries.list().some((r) => r.spec.credentials.secretRef.namespace === namespace && r.spec.credentials.secretRef.name === name),
+      clusterRegistries.list().some((r) => r.spec.credentials.secretRef?.namespace === namespace && r.spec.credentials.secretRef.name === name),
     selects(registry, namespace) {
       const view = namespaceView(namespaces.get(undefined, namespace));
       return view !== undefined && selectsNamespace(registry.spec, view);

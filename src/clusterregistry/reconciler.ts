@@ -4,10 +4,10 @@ import type { ClusterEcrRegistry, NamespaceFailure } from '../api/cluster-ecr-re
 import { credentialFingerprint, secretValues } from '../aws/credential-set.ts';
 import type { EcrAuthorization } from '../aws/ecr-token.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
-import { classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
+import { CredentialSourceError, classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
 import { apiStatus, describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { credentialsFromSecret } from '../registry/credentials.ts';
+import { resolveCredentials } from '../registry/credentials.ts';
 import {
   CLUSTER_REGISTRY_LABEL,
   isOwnedBy,
@@ -95,7 +95,7 @@ export async function reconcileClusterRegistry(deps: ClusterRegistryReconcilerDe
   if (token.rotated && token.token) {
     const written = namespaces.filter((n) => n.served).length;
     log.info('pull secrets refreshed', { namespaces: written, expiresAt: token.token.expiresAt.toISOString() });
-    deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} in ${written} namespaces holds a new token that expires at ${token.token.expiresAt.toISOString()}`);
+    deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} in ${written} namespace${written === 1 ? '' : 's'} holds a new token that expires at ${token.token.expiresAt.toISOString()}`);
   }
   if (token.failure) deps.events.event(registry, 'Warning', token.failure.reason, ACTION, token.failure.message);
   reportNamespaceFailures(deps, registry, namespaces, log);
@@ -140,8 +140,7 @@ async function clusterToken(deps: ClusterRegistryReconcilerDeps, registry: Clust
       : { rotated: false, hosts, failure };
   };
 
-  const ref = registry.spec.credentials.secretRef;
-  const credentials = credentialsFromSecret(await deps.reads.secret(ref.namespace, ref.name), registry.spec.credentials, { namespace: ref.namespace, region, ...(endpoint ? { endpoint } : {}) });
+  const credentials = await resolveCredentials(registry.spec.credentials, undefined, deps.reads, { region, ...(endpoint ? { endpoint } : {}) });
   if (!credentials.ok) return fail({ reason: credentials.reason, message: credentials.message, retryable: false });
   const fingerprint = credentialFingerprint(credentials.set);
 
@@ -151,6 +150,7 @@ async function clusterToken(deps: ClusterRegistryReconcilerDeps, registry: Clust
     try {
       token = await deps.tokens.get(credentials.set, (t) => !isDue(t));
     } catch (error) {
+      if (error instanceof CredentialSourceError) return fail({ reason: error.reason, message: error.message, retryable: error.retryable });
       const failure = classifyAwsError(error, secretValues(credentials.set));
       return fail({ reason: conditionReasonFor(failure.kind), message: `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, retryable: failure.retryable });
     }

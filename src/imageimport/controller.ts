@@ -1,4 +1,4 @@
-import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
 import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY, ECR_REGISTRY, IMAGE_IMPORT } from '../api/group.ts';
@@ -12,6 +12,7 @@ import type { Clock } from '../runtime/clock.ts';
 import { findCondition, isTrue, ProgressConditionType } from '../runtime/conditions.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type InformerEvent, type ListResult } from '../runtime/informer.ts';
+import { informerForNamespaces, type SharedInformer } from '../runtime/multi-namespace-informer.ts';
 import { formatKey } from '../runtime/keys.ts';
 import { ExponentialBackoffRateLimiter } from '../runtime/rate-limiter.ts';
 import { type EcrImageReaderFactory, sdkEcrImageReaders } from './ecr-images.ts';
@@ -24,12 +25,14 @@ import type { ImageImportReads } from './store.ts';
 export interface ImageImportControllerOptions {
   kubeConfig: KubeConfig;
   clients: KubeClients;
-  /** Watch one namespace, or all when unset. */
-  namespace?: string;
+  /** Watch these namespaces, or all when unset. */
+  namespaces?: readonly string[];
   /** The registry controller's informer: the import reads registries from it and follows their changes. */
-  registries: Informer<EcrRegistry>;
+  registries: SharedInformer<EcrRegistry>;
   /** Reads a Secret (credentials, pull secret) through the registry controller's caches. */
   readSecret: (namespace: string, name: string) => Promise<V1Secret | undefined>;
+  /** Reads a ServiceAccount (a registry's web identity) through the registry controllers' caches. */
+  readServiceAccount: (namespace: string, name: string) => Promise<V1ServiceAccount | undefined>;
   /** Asks the registry controller to look at a registry again (an ImageImport that uses it appeared or went). */
   enqueueRegistry: (key: string) => void;
   events: ImportEventSink;
@@ -57,7 +60,7 @@ export interface ImageImportControllerOptions {
 
 export interface ImageImportController {
   controller: Controller;
-  imageImports: Informer<ImageImport>;
+  imageImports: SharedInformer<ImageImport>;
   /**
    * Names of the ImageImports in `namespace` that use EcrRegistry `name`; they hold its deletion.
    * Throws until the ImageImports have been listed, so a registry is never let go on an empty cache.
@@ -78,9 +81,8 @@ export interface ImageImportController {
  */
 export function createImageImportController(o: ImageImportControllerOptions): ImageImportController {
   const { customObjects } = o.clients;
-  const ns = o.namespace;
   const crd = { group: API_GROUP, version: API_VERSION, plural: IMAGE_IMPORT.plural };
-  const imageImports = new Informer<ImageImport>({
+  const imageImports = informerForNamespaces(o.namespaces, (ns) => new Informer<ImageImport>({
     name: 'imageimports',
     kubeConfig: o.kubeConfig,
     clock: o.clock,
@@ -89,7 +91,7 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
     // The apiserver has validated these against the CRD's structural schema.
     list: async () =>
       (ns ? customObjects.listNamespacedCustomObject({ ...crd, namespace: ns }) : customObjects.listClusterCustomObject(crd)) as Promise<ListResult<ImageImport>>,
-  });
+  }));
 
   const reads: ImageImportReads = {
     clusterRegistry: (name) => o.clusterRegistries?.registries.get(undefined, name),
@@ -97,6 +99,7 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
     imageImport: (namespace, name) => imageImports.get(namespace, name),
     registry: (namespace, name) => o.registries.get(namespace, name),
     secret: o.readSecret,
+    serviceAccount: o.readServiceAccount,
   };
   const ledger = new ImportLedger();
   const retryBackoff = new ExponentialBackoffRateLimiter({ baseDelayMs: 5_000, maxDelayMs: 300_000, jitter: 0.2 });

@@ -3,7 +3,7 @@ import type { ImageImport } from '../api/image-import.ts';
 import { secretValues } from '../aws/credential-set.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import type { Logger } from '../observability/logger.ts';
-import { credentialsFromSecret } from '../registry/credentials.ts';
+import { resolveCredentials } from '../registry/credentials.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { findCondition } from '../runtime/conditions.ts';
 import type { ObjectKey, ReconcileResult } from '../runtime/controller.ts';
@@ -107,12 +107,8 @@ function accessFor(deps: ImageImportReconcilerDeps, imageImport: ImageImport): R
 async function importOnce(deps: ImageImportReconcilerDeps, imageImport: ImageImport, access: RegistryAccess, signal?: AbortSignal): Promise<ImportCycleResult> {
   const namespace = imageImport.metadata.namespace!;
   // The same Secret and the same validation as the registry controller, so both see one truth.
-  const keys = access.credentials;
-  const credentials = credentialsFromSecret(await deps.reads.secret(keys.namespace, keys.spec.secretRef.name), keys.spec, {
-    namespace: keys.namespace,
-    region: access.region,
-    ...(access.apiEndpoint ? { endpoint: access.apiEndpoint } : {}),
-  });
+  const { spec, namespace: ownNamespace } = access.credentials;
+  const credentials = await resolveCredentials(spec, ownNamespace, deps.reads, { region: access.region, ...(access.apiEndpoint ? { endpoint: access.apiEndpoint } : {}) });
   if (!credentials.ok) return { kind: 'failed', reason: credentials.reason, message: credentials.message, retryable: false };
   const login = pullCredentials(await deps.reads.secret(namespace, access.pullSecretName), access.pullSecretName, access.owner, access.host);
   const ecr = deps.openEcr(credentials.set, access.accountId);

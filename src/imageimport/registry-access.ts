@@ -1,5 +1,6 @@
 import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
-import type { EcrRegistry, EcrRegistryCredentials } from '../api/ecr-registry.ts';
+import type { EcrRegistry } from '../api/ecr-registry.ts';
+import type { CredentialsSpec } from '../registry/credentials.ts';
 import { CLUSTER_ECR_REGISTRY, ECR_REGISTRY } from '../api/group.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import { defaultApiEndpoint, parseRegistryHost, type RegistryHost } from '../aws/registry-host.ts';
@@ -18,8 +19,8 @@ export interface RegistryAccess {
   /** Origin that registry v2 requests, and so the pull secret's token, go to. */
   registryBaseUrl: string;
   pullSecretName: string;
-  /** Where the registry's AWS keys are: the import's namespace for an EcrRegistry, the named one for a ClusterEcrRegistry. */
-  credentials: { namespace: string; spec: EcrRegistryCredentials };
+  /** The registry's credentials, and its own namespace (an EcrRegistry's; a ClusterEcrRegistry's refs name theirs). */
+  credentials: { namespace: string | undefined; spec: CredentialsSpec };
   /** The registry that must own the pull secret, so the pull check proves what pods will use. */
   owner: { kind: string; name: string; metadata: { uid?: string } };
 }
@@ -92,7 +93,13 @@ function withEndpoint(
  */
 export function clusterRegistryAccess(registry: ClusterEcrRegistry | undefined, name: string, namespace: string, selected: boolean, allowlist: EndpointAllowlist): RegistryAccessResult {
   const kind = CLUSTER_ECR_REGISTRY.kind;
-  if (!registry) return { ok: false, reason: ImportReason.RegistryNotFound, message: `${kind} ${name} does not exist` };
+  if (!registry) {
+    return {
+      ok: false,
+      reason: ImportReason.RegistryNotFound,
+      message: `${kind} ${name} does not exist (an operator started with --namespaces serves no ClusterEcrRegistry)`,
+    };
+  }
   if (registry.metadata.deletionTimestamp) {
     return { ok: false, reason: ImportReason.RegistryDeleting, message: `${kind} ${name} is being deleted; it keeps its pull secrets until the ImageImports that use it are deleted` };
   }
@@ -111,7 +118,7 @@ export function clusterRegistryAccess(registry: ClusterEcrRegistry | undefined, 
   }
   return withEndpoint(registry.spec, host, allowlist, `${kind} ${name}`, {
     pullSecretName: registry.status.pullSecretName,
-    credentials: { namespace: registry.spec.credentials.secretRef.namespace, spec: registry.spec.credentials },
+    credentials: { namespace: undefined, spec: registry.spec.credentials },
     owner: { kind, name, metadata: registry.metadata },
   });
 }

@@ -1,4 +1,4 @@
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
 import type { ImageImport, ImageImportStatus } from '../api/image-import.ts';
@@ -12,6 +12,8 @@ export interface ImageImportReads {
   /** Whether the ClusterEcrRegistry selects the namespace, by the namespace's labels as cached. */
   selects(registry: ClusterEcrRegistry, namespace: string): boolean;
   secret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  /** A ServiceAccount whose web identity a registry uses, through the registry controllers' caches. */
+  serviceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined>;
 }
 
 /** A status merge patch: the fields that changed, with null for fields to remove. */

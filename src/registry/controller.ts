@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type ListResult } from '../runtime/informer.ts';
+import { informerForNamespaces, type SharedInformer } from '../runtime/multi-namespace-informer.ts';
 import { formatKey } from '../runtime/keys.ts';
 import { ReferenceWatches } from '../runtime/reference-watches.ts';
 import { kubeDirectReads } from '../kube/direct-reads.ts';
@@ -18,8 +19,8 @@ import type { SharedTokenCache } from './token-cache.ts';
 export interface RegistryControllerOptions {
   kubeConfig: KubeConfig;
   clients: KubeClients;
-  /** Watch one namespace, or all when unset. */
-  namespace?: string;
+  /** Watch these namespaces, or all when unset. */
+  namespaces?: readonly string[];
   tokens: SharedTokenCache;
   events: EventSink;
   clock: Clock;
@@ -35,9 +36,9 @@ export interface RegistryControllerOptions {
 
 export interface RegistryController {
   controller: Controller;
-  registries: Informer<EcrRegistry>;
+  registries: SharedInformer<EcrRegistry>;
   /** The pull secrets the operator manages, all kinds of registry (label-selected); started with this controller. */
-  managedSecrets: Informer<V1Secret>;
+  managedSecrets: SharedInformer<V1Secret>;
   start(): void;
   stop(deadlineMs?: number): Promise<void>;
   waitForSync(signal?: AbortSignal): Promise<void>;
@@ -47,6 +48,8 @@ export interface RegistryController {
    * registries reference), or read directly when neither holds it.
    */
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  /** A ServiceAccount registries reference, from the metadata-watched copies, or read directly. */
+  readServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined>;
 }
 
 /**
@@ -56,9 +59,8 @@ export interface RegistryController {
  */
 export function createRegistryController(o: RegistryControllerOptions): RegistryController {
   const { core, customObjects } = o.clients;
-  const ns = o.namespace;
   const crd = { group: API_GROUP, version: API_VERSION, plural: ECR_REGISTRY.plural };
-  const registries = new Informer<EcrRegistry>({
+  const registries = informerForNamespaces(o.namespaces, (ns) => new Informer<EcrRegistry>({
     name: 'ecrregistries',
     kubeConfig: o.kubeConfig,
     clock: o.clock,
@@ -66,9 +68,9 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     path: ns ? `/apis/${API_GROUP}/${API_VERSION}/namespaces/${ns}/${ECR_REGISTRY.plural}` : `/apis/${API_GROUP}/${API_VERSION}/${ECR_REGISTRY.plural}`,
     // The apiserver has validated these against the CRD's structural schema.
     list: async () => (ns ? customObjects.listNamespacedCustomObject({ ...crd, namespace: ns }) : customObjects.listClusterCustomObject(crd)) as Promise<ListResult<EcrRegistry>>,
-  });
+  }));
   const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
-  const pullSecrets = new Informer<V1Secret>({
+  const pullSecrets = informerForNamespaces(o.namespaces, (ns) => new Informer<V1Secret>({
     name: 'managed-secrets',
     kubeConfig: o.kubeConfig,
     clock: o.clock,
@@ -76,7 +78,7 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     labelSelector: managedSelector,
     path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
     list: (opts) => (ns ? core.listNamespacedSecret({ namespace: ns, ...opts }) : core.listSecretForAllNamespaces(opts)),
-  });
+  }));
 
   const controller = new Controller({
     name: 'ecrregistry',
@@ -145,8 +147,9 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
       serviceAccounts.setReferences(holder, []);
       return;
     }
-    credentialSecrets.setReferences(holder, [{ namespace, name: registry.spec.credentials.secretRef.name }]);
-    const accounts = new Set([...(registry.spec.pullSecret?.serviceAccounts ?? []), ...(registry.status?.serviceAccounts ?? [])].map((ref) => ref.name));
+    const { secretRef, serviceAccountRef } = registry.spec.credentials;
+    credentialSecrets.setReferences(holder, secretRef ? [{ namespace, name: secretRef.name }] : []);
+    const accounts = new Set([...(registry.spec.pullSecret?.serviceAccounts ?? []), ...(registry.status?.serviceAccounts ?? []), ...(serviceAccountRef ? [serviceAccountRef] : [])].map((ref) => ref.name));
     serviceAccounts.setReferences(holder, [...accounts].map((name) => ({ namespace, name })));
   });
   enqueueFromInformer(registries, controller, (event) => {
@@ -191,6 +194,7 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     },
     hasSynced: () => registries.hasSynced() && pullSecrets.hasSynced(),
     readSecret,
+    readServiceAccount: (namespace, name) => serviceAccounts.get(namespace, name),
   };
 }
 

@@ -18,6 +18,12 @@ export const RegistryReason = {
   KubernetesApiError: 'KubernetesApiError',
   ServiceAccountsBound: 'ServiceAccountsBound',
   ServiceAccountNotFound: 'ServiceAccountNotFound',
+  /** credentials.serviceAccountRef: the apiserver refused the TokenRequest (RBAC, an admission policy). */
+  TokenRequestDenied: 'TokenRequestDenied',
+  /** credentials.serviceAccountRef: STS refused the token (audience, untrusted subject, expired, unknown issuer). */
+  WebIdentityRejected: 'WebIdentityRejected',
+  /** credentials.source Operator: the operator has no AWS identity of its own (no IRSA, Pod Identity or environment). */
+  OperatorIdentityUnavailable: 'OperatorIdentityUnavailable',
   /** Warning Event: someone else's write dropped our imagePullSecrets entry, and it was put back. */
   ServiceAccountEntryRestored: 'ServiceAccountEntryRestored',
   InUse: 'InUse',

@@ -4,14 +4,14 @@ import { REGISTRY_FINALIZER } from '../api/group.ts';
 import { type AwsCredentialSet, credentialFingerprint, secretValues } from '../aws/credential-set.ts';
 import type { EcrAuthorization } from '../aws/ecr-token.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
-import { classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
+import { CredentialSourceError, classifyAwsError, conditionReasonFor } from '../aws/errors.ts';
 import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { setCondition } from '../runtime/conditions.ts';
 import type { ObjectKey, ReconcileResult } from '../runtime/controller.ts';
 import { statusPatch } from '../runtime/status-patch.ts';
-import { credentialsFromSecret } from './credentials.ts';
+import { resolveCredentials } from './credentials.ts';
 import { desiredPullSecret, isOwnedBy, mergePullSecret, pullSecretMatches, pullSecretName, readHeldToken } from './pull-secret.ts';
 import { ConditionType, RegistryReason } from './reasons.ts';
 import { refreshTime } from './refresh-schedule.ts';
@@ -158,11 +158,7 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   const isDue = (token: EcrAuthorization) => nextRefreshOf(token).getTime() <= now.getTime() || token.expiresAt <= now;
   const serving = (token: EcrAuthorization) => ({ secretName, token, nextRefresh: nextRefreshOf(token) });
 
-  const credentials = credentialsFromSecret(await deps.reads.secret(namespace, registry.spec.credentials.secretRef.name), registry.spec.credentials, {
-    namespace,
-    region,
-    ...(endpoint ? { endpoint } : {}),
-  });
+  const credentials = await resolveCredentials(registry.spec.credentials, namespace, deps.reads, { region, ...(endpoint ? { endpoint } : {}) });
   const fingerprint = credentials.ok ? credentialFingerprint(credentials.set) : undefined;
   const shared = credentials.ok ? deps.tokens.peek(credentials.set, (t) => !isDue(t)) : undefined;
 
@@ -217,6 +213,7 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   }
 
   function awsFailure(error: unknown, set: AwsCredentialSet): PullSecretOutcome {
+    if (error instanceof CredentialSourceError) return failed(error.reason, error.message, error.retryable, served);
     const failure = classifyAwsError(error, secretValues(set));
     return failed(conditionReasonFor(failure.kind), `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, served);
   }

@@ -179,7 +179,7 @@ export type EventToKeys<T> = (
  * `mapFn` to reach the owner instead (a managed Secret's registry, say). Returns the unsubscribe function.
  */
 export function enqueueFromInformer<T extends KubernetesObject>(
-  informer: Informer<T>,
+  informer: Pick<Informer<T>, 'on'>,
   controller: Pick<Controller, 'enqueue'>,
   mapFn?: EventToKeys<T>,
 ): () => void {

@@ -18,7 +18,7 @@ export interface SnippetObject {
  * they name, and every repository and tag its ImageImports import. Taken from the snippets themselves,
  * so editing the README cannot leave the test world behind.
  */
-export function buildReadmeWorld(emulator: EcrEmulator, objects: readonly SnippetObject[]): string[] {
+export function buildReadmeWorld(emulator: EcrEmulator, objects: readonly SnippetObject[], issuer: string): string[] {
   const notes: string[] = [];
   // ClusterEcrRegistries use the same fields (hosts, role); the first EcrRegistry names the account.
   const registries = objects.filter((o) => o.kind === ECR_REGISTRY.kind || o.kind === CLUSTER_ECR_REGISTRY.kind) as unknown as EcrRegistry[];
@@ -34,9 +34,14 @@ export function buildReadmeWorld(emulator: EcrEmulator, objects: readonly Snippe
     notes.push(`access key ${accessKeyId} of Secret ${secret.metadata.name} in account ${first.accountId}`);
   }
 
+  emulator.addOidcProvider({ issuer, audiences: ['sts.amazonaws.com'] });
   for (const registry of registries) {
-    const { roleArn, externalId } = registry.spec.credentials;
-    if (roleArn) {
+    const { roleArn, externalId, serviceAccountRef } = registry.spec.credentials;
+    if (roleArn && serviceAccountRef) {
+      // The reader's role trusts that ServiceAccount, in whichever namespace the README is followed.
+      emulator.addWebIdentityRole({ roleArn, issuer, subjects: [`system:serviceaccount:*:${serviceAccountRef.name}`], audience: 'sts.amazonaws.com' });
+      notes.push(`role ${roleArn} trusting ServiceAccount ${serviceAccountRef.name}`);
+    } else if (roleArn) {
       emulator.addRole({ roleArn, ...(externalId ? { externalId } : {}) });
       notes.push(`role ${roleArn}${externalId ? ` (external ID ${externalId})` : ''}`);
     }

@@ -62,13 +62,21 @@ describe('README.md', function () {
   const applied: SnippetObject[] = [];
 
   before(async () => {
-    emulator = await EcrEmulator.start();
+    emulator = await EcrEmulator.start({ oidcCaPem: testEnv().caCertPem });
     const notes = buildReadmeWorld(
       emulator,
       SNIPPETS.flatMap((s) => s.objects),
+      testEnv().serviceAccountIssuer,
     );
     process.stderr.write(`      the README's AWS world in the emulator: ${notes.join('; ')}\n`);
-    operator = await startTestOperator({ allowedEndpoints: [emulator.url], stsEndpoint: emulator.url });
+    // The operator's own identity (credentials.source Operator) is, in this world, Step 1's keys.
+    const keys = SNIPPETS.flatMap((s) => s.objects).find((o) => o.kind === 'Secret' && (o.stringData as Record<string, string> | undefined)?.AWS_ACCESS_KEY_ID);
+    const stringData = (keys?.stringData ?? {}) as Record<string, string>;
+    operator = await startTestOperator({
+      allowedEndpoints: [emulator.url],
+      stsEndpoint: emulator.url,
+      operatorIdentity: async () => ({ accessKeyId: stringData.AWS_ACCESS_KEY_ID!, secretAccessKey: stringData.AWS_SECRET_ACCESS_KEY! }),
+    });
     namespace = await createTestNamespace('readme');
     await keysInTheOperatorNamespace();
     await testEnv().installCrds(path.join(import.meta.dirname, 'fixtures'));

@@ -37,6 +37,7 @@ const NEEDED_WITHOUT_A_REQUEST: Record<string, string> = {
     'checked by the OwnerReferencesPermissionEnforcement admission plugin when the pull secret names its EcrRegistry with blockOwnerDeletion',
   'update ecr.pullsecrets.io/clusterecrregistries/finalizers':
     'checked by the OwnerReferencesPermissionEnforcement admission plugin when a pull secret names its ClusterEcrRegistry with blockOwnerDeletion',
+  'create serviceaccounts/token': 'used by registries with credentials.serviceAccountRef; exercised by test/integration/web-identity tests',
 };
 
 /**

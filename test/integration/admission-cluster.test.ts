@@ -242,7 +242,23 @@ describe('admission of ClusterEcrRegistry by the real apiserver', () => {
 
     it('rejects an externalId without a roleArn', async () => {
       const result = await create(clusterRegistry('lone-external-id', { credentials: { ...CREDENTIALS, externalId: 'platform' } }));
-      expectRejected(result, 'spec.credentials.externalId', 'credentials.externalId is only used when assuming a role');
+      expectRejected(result, 'spec.credentials.externalId', 'credentials.externalId is only used when keys or the operator');
+    });
+
+    it('takes exactly one credentials source: keys, a ServiceAccount with a role, or the operator\'s own identity', async () => {
+      const roleArn = 'arn:aws:iam::123456789012:role/ecr-pull';
+      const serviceAccountRef = { namespace: 'ecr-pullsecrets-system', name: 'puller' };
+      const cases: Array<[string, unknown]> = [
+        ['no-source', { roleArn }],
+        ['keys-and-operator', { ...CREDENTIALS, source: 'Operator' }],
+        ['keys-and-account', { ...CREDENTIALS, serviceAccountRef, roleArn }],
+      ];
+      for (const [name, credentials] of cases) expectRejected(await create(clusterRegistry(name, { credentials })), 'credentials needs exactly one source');
+      expectRejected(await create(clusterRegistry('account-no-role', { credentials: { serviceAccountRef } })), 'credentials.serviceAccountRef needs credentials.roleArn');
+      expectRejected(await create(clusterRegistry('account-no-namespace', { credentials: { serviceAccountRef: { name: 'puller' }, roleArn } })), 'spec.credentials.serviceAccountRef.namespace');
+      expectAccepted(await create(clusterRegistry('operator', { credentials: { source: 'Operator' } })));
+      expectAccepted(await create(clusterRegistry('operator-role', { credentials: { source: 'Operator', roleArn, externalId: 'platform' } })));
+      expectAccepted(await create(clusterRegistry('account', { credentials: { serviceAccountRef, roleArn } })));
     });
   });
 

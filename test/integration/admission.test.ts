@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import type { EcrRegistryStatus } from '../../src/api/ecr-registry.ts';
+import type { EcrRegistrySpec, EcrRegistryStatus } from '../../src/api/ecr-registry.ts';
 import { API_GROUP, GROUP_VERSION } from '../../src/api/group.ts';
 import type { ImageImportStatus } from '../../src/api/image-import.ts';
 import { type KubectlResult, REPOSITORY_CRD_DIR } from '../support/controlplane/index.ts';
@@ -212,11 +212,31 @@ describe('admission of EcrRegistry and ImageImport by the real apiserver', () =>
     it('rejects an externalId without a roleArn, and accepts it with one', async () => {
       const secretRef = { name: 'ecr-credentials' };
       const result = await create(namespace, ecrRegistry('lone-external-id', { credentials: { secretRef, externalId: 'tenant-42' } }));
-      expectRejected(result, 'spec.credentials.externalId', 'credentials.externalId is only used when assuming a role');
+      expectRejected(result, 'spec.credentials.externalId', 'credentials.externalId is only used when keys assume a role');
 
       const roleArn = `arn:aws-us-gov:iam::${ACCOUNT}:role/ci/ecr-pull`;
       const accepted = await create(namespace, ecrRegistry('role', { credentials: { secretRef, roleArn, externalId: 'tenant-42' } }));
       expectAccepted(accepted);
+    });
+
+    it('takes exactly one credentials source: keys in a Secret, or a ServiceAccount with a role', async () => {
+      const roleArn = `arn:aws:iam::${ACCOUNT}:role/ecr-pull`;
+      const none = await create(namespace, ecrRegistry('no-source', { credentials: { roleArn } }));
+      expectRejected(none, 'credentials needs exactly one source');
+      const both = await create(namespace, ecrRegistry('two-sources', { credentials: { secretRef: { name: 'ecr-credentials' }, serviceAccountRef: { name: 'puller' }, roleArn } }));
+      expectRejected(both, 'credentials needs exactly one source');
+      const noRole = await create(namespace, ecrRegistry('web-identity-no-role', { credentials: { serviceAccountRef: { name: 'puller' } } }));
+      expectRejected(noRole, 'spec.credentials.roleArn', 'credentials.serviceAccountRef needs credentials.roleArn');
+      const externalId = await create(namespace, ecrRegistry('web-identity-external-id', { credentials: { serviceAccountRef: { name: 'puller' }, roleArn, externalId: 'tenant-42' } }));
+      expectRejected(externalId, 'spec.credentials.externalId');
+      // The operator's own identity is for ClusterEcrRegistries only: an EcrRegistry has no such field.
+      const operator = await create(namespace, ecrRegistry('operator-source', { credentials: { source: 'Operator' } as unknown as Spec['credentials'] }));
+      expect(operator.code).to.not.equal(0);
+      expect(operator.stderr).to.include('unknown field "spec.credentials.source"');
+
+      expectAccepted(await create(namespace, ecrRegistry('web-identity', { credentials: { serviceAccountRef: { name: 'puller' }, roleArn } })));
+      const stored = await getJson(namespace, 'ecrregistry', 'web-identity');
+      expect((stored.spec as unknown as EcrRegistrySpec).credentials.serviceAccountRef).to.deep.equal({ name: 'puller', audience: 'sts.amazonaws.com' });
     });
 
     it('rejects a roleArn that is not an IAM role ARN', async () => {
@@ -297,7 +317,9 @@ describe('admission of EcrRegistry and ImageImport by the real apiserver', () =>
       const result = await kubectl(['explain', 'ecrregistry.spec.credentials']);
       expectAccepted(result);
       expect(result.stdout).to.include('The AWS credentials used to call ecr:GetAuthorizationToken');
-      expect(result.stdout).to.match(/secretRef\s+<Object> -required-/);
+      // secretRef and serviceAccountRef are alternatives (a CEL rule wants exactly one), so neither is required.
+      expect(result.stdout).to.match(/secretRef\s+<Object>\n/);
+      expect(result.stdout).to.match(/serviceAccountRef\s+<Object>\n/);
       expect(result.stdout).to.include('There is no');
       expect(result.stdout).to.match(/roleArn\s+<string>/);
       expect(result.stdout).to.match(/externalId\s+<string>/);

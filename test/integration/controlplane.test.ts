@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createPublicKey, type JsonWebKey, verify } from 'node:crypto';
+import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
@@ -18,6 +20,22 @@ async function thrownBy(fn: () => Promise<unknown>): Promise<unknown> {
     return error;
   }
   throw new Error('expected the call to fail, but it succeeded');
+}
+
+/** GET without any credentials, trusting the control plane's CA: what an OIDC relying party (STS) does. */
+function anonymousGet(url: string, caCertPem: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    https
+      .get(url, { ca: caCertPem }, (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
 }
 
 describe('the envtest-style control plane', () => {
@@ -139,6 +157,36 @@ describe('the envtest-style control plane', () => {
       kubeconfig: identity.path,
     });
     expect(canI.stdout.trim()).to.equal('no');
+  });
+
+  it('publishes its ServiceAccount issuer to anonymous readers, and nothing else', async () => {
+    const env = testEnv();
+    const discovery = await anonymousGet(`${env.server}/.well-known/openid-configuration`, env.caCertPem);
+    expect(discovery.status).to.equal(200);
+    const document = JSON.parse(discovery.body) as { issuer: string; jwks_uri: string; id_token_signing_alg_values_supported: string[] };
+    expect(document).to.deep.include({
+      issuer: env.serviceAccountIssuer,
+      jwks_uri: `${env.server}/openid/v1/jwks`,
+      id_token_signing_alg_values_supported: ['RS256'],
+    });
+
+    const jwks = await anonymousGet(document.jwks_uri, env.caCertPem);
+    expect(jwks.status).to.equal(200);
+    const [key] = (JSON.parse(jwks.body) as { keys: Array<JsonWebKey & { kid: string }> }).keys;
+    expect(key).to.include({ kty: 'RSA', alg: 'RS256', use: 'sig' });
+
+    // The published key verifies the tokens the apiserver signs.
+    const token = await env.serviceAccountToken(namespace, 'workload', { audiences: ['sts.amazonaws.com'] });
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss: string; sub: string; aud: string[] };
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString('utf8'))).to.deep.equal({ alg: 'RS256', kid: key?.kid });
+    expect(claims).to.deep.include({ iss: env.serviceAccountIssuer, sub: `system:serviceaccount:${namespace}:workload`, aud: ['sts.amazonaws.com'] });
+    const publicKey = createPublicKey({ key: key as JsonWebKey, format: 'jwk' });
+    expect(verify('sha256', Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, 'base64url'))).to.equal(true);
+
+    // Anonymous access stops at the discovery paths.
+    expect((await anonymousGet(`${env.server}/api/v1/namespaces/${namespace}/secrets`, env.caCertPem)).status).to.equal(403);
+    expect((await anonymousGet(`${env.server}/apis`, env.caCertPem)).status).to.equal(403);
   });
 
   it('restarts kube-apiserver on the same address, keeping what etcd stored', async () => {

@@ -1,20 +1,34 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import fs from 'node:fs/promises';
 import { request } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import {
   BatchGetImageCommand,
   DescribeImagesCommand,
   DescribeRepositoriesCommand,
   ECRClient,
+  type ECRClientConfig,
   ECRServiceException,
   GetAuthorizationTokenCommand,
   ImageNotFoundException,
   RepositoryNotFoundException,
   ServerException,
 } from '@aws-sdk/client-ecr';
-import { AssumeRoleCommand, STSClient, STSServiceException } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  AssumeRoleWithWebIdentityCommand,
+  ExpiredTokenException,
+  InvalidIdentityTokenException,
+  STSClient,
+  STSServiceException,
+} from '@aws-sdk/client-sts';
+import { fromContainerMetadata, fromHttp, fromNodeProviderChain, fromTokenFile } from '@aws-sdk/credential-providers';
 import { expect } from 'chai';
-import { type AccessKey, EcrEmulator, MEDIA_TYPES } from '../support/ecr-emulator/index.ts';
+import { type AccessKey, EcrEmulator, MEDIA_TYPES, WEB_IDENTITY_CLOCK_SKEW_SECONDS } from '../support/ecr-emulator/index.ts';
 import { computeSignature } from '../support/ecr-emulator/sigv4.ts';
+import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
+import { withAwsEnv } from '../support/aws-env.ts';
 
 const ACCOUNT = '111122223333';
 const OTHER_ACCOUNT = '444455556666';
@@ -529,6 +543,294 @@ describe('ECR emulator (through the unmodified AWS SDK)', function () {
 
       const out = await ecr(credentialsOf(key)).send(new GetAuthorizationTokenCommand({}));
       expect(out.authorizationData).to.have.length(1);
+    });
+  });
+});
+
+/** The claims of a JWT, read without verifying it (the test only needs `exp` and `sub`). */
+function claimsOf(jwt: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+function base64urlJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+
+describe('ECR emulator: keyless identities (web identity on the test apiserver, EKS Pod Identity)', function () {
+  this.timeout(30_000);
+
+  const roleArn = `arn:aws:iam::${OTHER_ACCOUNT}:role/ecr-web-identity`;
+  const audience = 'sts.amazonaws.com';
+  let emu: EcrEmulator;
+  let nowMs: number;
+  let namespace: string;
+  let issuer: string;
+  let tempDir: string;
+  const clients: Array<{ destroy(): void }> = [];
+
+  function sts(): STSClient {
+    // No credentials: the SDK sends AssumeRoleWithWebIdentity unsigned.
+    const client = new STSClient({ region: REGION, endpoint: emu.url, maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  }
+
+  function ecrWith(credentials: ECRClientConfig['credentials']): ECRClient {
+    const client = new ECRClient({ region: REGION, endpoint: emu.url, credentials, maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  }
+
+  async function tokenAccount(client: ECRClient): Promise<string | undefined> {
+    const out = await client.send(new GetAuthorizationTokenCommand({}));
+    const decoded = Buffer.from(out.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8');
+    return emu.tokenInfo(decoded.slice('AWS:'.length))?.accountId;
+  }
+
+  function assume(webIdentityToken: string, extra: { DurationSeconds?: number } = {}) {
+    return sts().send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'ecr-operator', WebIdentityToken: webIdentityToken, ...extra }));
+  }
+
+  beforeEach(async () => {
+    namespace = await createTestNamespace('web-identity');
+    tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ecr-emulator-identity-'));
+    nowMs = Date.now();
+    emu = await EcrEmulator.start({ clock: { now: () => nowMs }, oidcCaPem: testEnv().caCertPem });
+    issuer = testEnv().serviceAccountIssuer;
+    emu.addOidcProvider({ issuer, audiences: [audience] });
+    emu.addWebIdentityRole({ roleArn, issuer, subjects: [`system:serviceaccount:${namespace}:puller`], audience });
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.destroy();
+    await emu.stop();
+    await fs.rm(tempDir, { recursive: true, force: true });
+    await deleteTestNamespace(namespace);
+  });
+
+  describe('STS AssumeRoleWithWebIdentity', () => {
+    it('exchanges a ServiceAccount token for a session that ECR accepts in the role’s account', async () => {
+      const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences: [audience] });
+
+      const out = await assume(token);
+
+      const subject = `system:serviceaccount:${namespace}:puller`;
+      expect(out.SubjectFromWebIdentityToken).to.equal(subject);
+      expect(out.Audience).to.equal(audience);
+      expect(out.Provider).to.equal(`arn:aws:iam::${OTHER_ACCOUNT}:oidc-provider/${issuer.replace(/^https:\/\//, '').replace(/\/$/, '')}`);
+      expect(out.AssumedRoleUser?.Arn).to.equal(`arn:aws:sts::${OTHER_ACCOUNT}:assumed-role/ecr-web-identity/ecr-operator`);
+      const creds = out.Credentials;
+      expect(creds?.AccessKeyId).to.match(/^ASIA[A-Z2-7]{16}$/);
+      expect(creds?.Expiration?.getTime()).to.be.closeTo(nowMs + 3_600_000, 1000);
+      const session = { accessKeyId: creds?.AccessKeyId ?? '', secretAccessKey: creds?.SecretAccessKey ?? '', sessionToken: creds?.SessionToken ?? '' };
+      expect(await tokenAccount(ecrWith(session))).to.equal(OTHER_ACCOUNT);
+
+      const shorter = await assume(token, { DurationSeconds: 900 });
+      expect(shorter.Credentials?.Expiration?.getTime()).to.be.closeTo(nowMs + 900_000, 1000);
+
+      expect(emu.callCount({ action: 'AssumeRoleWithWebIdentity' })).to.equal(2);
+      // Unsigned: no access key is attributed to the STS calls, only to the ECR call.
+      expect(emu.counters().byAccessKey).to.deep.equal({ [session.accessKeyId]: { GetAuthorizationToken: 1 } });
+      // The issuer's discovery document and JWKS are fetched once and cached.
+      expect(emu.oidcKeyFetches).to.equal(1);
+      expect(emu.webIdentityCalls()).to.deep.equal([
+        { roleArn, roleSessionName: 'ecr-operator', issuer, subject, audiences: [audience], outcome: 'Issued', accessKeyId: session.accessKeyId },
+        { roleArn, roleSessionName: 'ecr-operator', issuer, subject, audiences: [audience], outcome: 'Issued', accessKeyId: shorter.Credentials?.AccessKeyId },
+      ]);
+    });
+
+    it('refuses a ServiceAccount of another namespace with AccessDenied', async () => {
+      const otherNamespace = await createTestNamespace('web-identity-other');
+      try {
+        const token = await testEnv().serviceAccountToken(otherNamespace, 'puller', { audiences: [audience] });
+
+        const err = await rejection(() => assume(token));
+
+        expect(err).to.be.instanceOf(STSServiceException);
+        expect(err.name).to.equal('AccessDenied');
+        expect(err.message).to.equal('Not authorized to perform sts:AssumeRoleWithWebIdentity');
+        expect(err.$metadata?.httpStatusCode).to.equal(403);
+        expect(emu.webIdentityCalls().map((c) => [c.subject, c.outcome])).to.deep.equal([
+          [`system:serviceaccount:${otherNamespace}:puller`, 'AccessDenied'],
+        ]);
+      } finally {
+        await deleteTestNamespace(otherNamespace);
+      }
+    });
+
+    it('refuses a token for another audience, or for the apiserver’s own, with InvalidIdentityToken', async () => {
+      for (const audiences of [['vault'], []]) {
+        const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences });
+
+        const err = await rejection(() => assume(token));
+
+        // The wire code is InvalidIdentityToken; the SDK names the modelled error after its class.
+        expect(err).to.be.instanceOf(InvalidIdentityTokenException);
+        expect(err.name).to.equal('InvalidIdentityTokenException');
+        expect(err.message).to.equal('Incorrect token audience');
+        expect(err.$metadata?.httpStatusCode).to.equal(400);
+      }
+      expect(emu.webIdentityCalls().map((c) => c.audiences)).to.deep.equal([['vault'], [issuer]]);
+    });
+
+    it('refuses tokens not signed by the issuer’s keys: a tampered subject, a foreign key, alg none', async () => {
+      // An untrusted ServiceAccount's genuine token, its subject swapped for the trusted one.
+      const genuine = await testEnv().serviceAccountToken(namespace, 'intruder', { audiences: [audience] });
+      const [header, , signature] = genuine.split('.');
+      const claims = { ...claimsOf(genuine), sub: `system:serviceaccount:${namespace}:puller` };
+      const tampered = `${header}.${base64urlJson(claims)}.${signature}`;
+      // The same claims signed by a key of the attacker's own, under the apiserver's key id.
+      const foreignKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      const forgedInput = `${header}.${base64urlJson(claims)}`;
+      const forged = `${forgedInput}.${sign('sha256', Buffer.from(forgedInput), foreignKey).toString('base64url')}`;
+      const unsigned = `${base64urlJson({ alg: 'none' })}.${base64urlJson(claims)}.${signature}`;
+
+      for (const token of [tampered, forged, unsigned]) {
+        const err = await rejection(() => assume(token));
+        expect(err).to.be.instanceOf(InvalidIdentityTokenException);
+        expect(err.message).to.equal('The signature of the web identity token could not be verified with the keys of its issuer.');
+      }
+      // Claims of an unverified token are not believed, so no subject is recorded.
+      expect(emu.webIdentityCalls().map((c) => [c.subject, c.outcome])).to.deep.equal([
+        [undefined, 'InvalidIdentityToken'],
+        [undefined, 'InvalidIdentityToken'],
+        [undefined, 'InvalidIdentityToken'],
+      ]);
+      expect(emu.callCount({ action: 'AssumeRoleWithWebIdentity' })).to.equal(3);
+    });
+
+    it('refuses an expired token with ExpiredTokenException, judged by the emulator’s clock', async () => {
+      const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences: [audience], expirationSeconds: 600 });
+      const exp = claimsOf(token).exp as number;
+
+      nowMs = (exp + WEB_IDENTITY_CLOCK_SKEW_SECONDS - 1) * 1000;
+      expect((await assume(token)).Credentials?.AccessKeyId).to.match(/^ASIA/);
+
+      nowMs = (exp + WEB_IDENTITY_CLOCK_SKEW_SECONDS) * 1000;
+      const err = await rejection(() => assume(token));
+
+      expect(err).to.be.instanceOf(ExpiredTokenException);
+      expect(err.name).to.equal('ExpiredTokenException');
+      expect(err.$metadata?.httpStatusCode).to.equal(400);
+      expect(err.message).to.equal(`Token expired: current date/time ${exp + WEB_IDENTITY_CLOCK_SKEW_SECONDS} must be before the expiration date/time${exp}`);
+    });
+
+    it('refuses a token whose issuer is not a registered OIDC provider, and a malformed token', async () => {
+      const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences: [audience] });
+      emu.removeOidcProvider(issuer);
+
+      const unknownIssuer = await rejection(() => assume(token));
+      expect(unknownIssuer).to.be.instanceOf(InvalidIdentityTokenException);
+      expect(unknownIssuer.message).to.equal(`No OpenIDConnect provider found in your account for ${issuer}`);
+
+      const malformed = await rejection(() => assume('not-a-jwt'));
+      expect(malformed).to.be.instanceOf(InvalidIdentityTokenException);
+      expect(emu.oidcKeyFetches).to.equal(0);
+
+      // On the wire: STS's awsQuery error document.
+      const raw = await fetch(emu.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' },
+        body: new URLSearchParams({ Action: 'AssumeRoleWithWebIdentity', Version: '2011-06-15', RoleArn: roleArn, RoleSessionName: 'raw', WebIdentityToken: token }).toString(),
+      });
+      expect(raw.status).to.equal(400);
+      expect(raw.headers.get('content-type')).to.equal('text/xml');
+      expect(await raw.text()).to.match(
+        /^<ErrorResponse xmlns="https:\/\/sts\.amazonaws\.com\/doc\/2011-06-15\/"><Error><Type>Sender<\/Type><Code>InvalidIdentityToken<\/Code><Message>No OpenIDConnect provider found in your account for [^<]+<\/Message><\/Error><RequestId>[0-9a-f-]{36}<\/RequestId><\/ErrorResponse>$/,
+      );
+    });
+
+    it('refuses when it cannot fetch the issuer’s keys (an emulator that does not trust the cluster CA)', async () => {
+      const untrusting = await EcrEmulator.start();
+      try {
+        untrusting.addOidcProvider({ issuer, audiences: [audience] });
+        untrusting.addWebIdentityRole({ roleArn, issuer, subjects: [`system:serviceaccount:${namespace}:puller`] });
+        const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences: [audience] });
+        const client = new STSClient({ region: REGION, endpoint: untrusting.url, maxAttempts: 1 });
+        clients.push(client);
+
+        const err = await rejection(() =>
+          client.send(new AssumeRoleWithWebIdentityCommand({ RoleArn: roleArn, RoleSessionName: 'ecr-operator', WebIdentityToken: token })),
+        );
+
+        expect(err).to.be.instanceOf(InvalidIdentityTokenException);
+        expect(err.message).to.match(/^Couldn't retrieve verification key from your identity provider/);
+      } finally {
+        await untrusting.stop();
+      }
+    });
+
+    it('answers injected faults in STS’s shape', async () => {
+      const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences: [audience] });
+      emu.injectFault({ kind: 'throttle', action: 'AssumeRoleWithWebIdentity', times: 1 });
+      const throttled = await rejection(() => assume(token));
+      expect(throttled.name).to.equal('Throttling');
+      expect(throttled.$metadata?.httpStatusCode).to.equal(400);
+      expect((await assume(token)).Credentials?.AccessKeyId).to.match(/^ASIA/);
+    });
+  });
+
+  describe('the SDK’s own providers (the operator’s identity)', () => {
+    it('IRSA: fromTokenFile and the default chain read AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE', async () => {
+      // Written as the kubelet projects it: the token alone, no trailing newline.
+      const token = await testEnv().serviceAccountToken(namespace, 'puller', { audiences: [audience] });
+      const tokenFile = path.join(tempDir, 'token');
+      await fs.writeFile(tokenFile, token, { mode: 0o600 });
+      const clientConfig = { endpoint: emu.url, region: REGION };
+
+      const [fromFile, fromChain] = await withAwsEnv({ AWS_ROLE_ARN: roleArn, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile }, async () => [
+        await tokenAccount(ecrWith(fromTokenFile({ clientConfig }))),
+        await tokenAccount(ecrWith(fromNodeProviderChain({ clientConfig }))),
+      ]);
+
+      expect([fromFile, fromChain]).to.deep.equal([OTHER_ACCOUNT, OTHER_ACCOUNT]);
+      expect(emu.webIdentityCalls().map((c) => [c.subject, c.outcome])).to.deep.equal([
+        [`system:serviceaccount:${namespace}:puller`, 'Issued'],
+        [`system:serviceaccount:${namespace}:puller`, 'Issued'],
+      ]);
+      expect(emu.callCount({ action: 'GetAuthorizationToken' })).to.equal(2);
+    });
+
+    it('EKS Pod Identity: the container provider sends the token file and gets session credentials', async () => {
+      const podToken = `pod-identity-${namespace}`;
+      emu.addPodIdentity({ token: podToken, roleArn });
+      const tokenFile = path.join(tempDir, 'eks-pod-identity-token');
+      await fs.writeFile(tokenFile, podToken, { mode: 0o600 });
+
+      const direct = await fromHttp({ awsContainerCredentialsFullUri: emu.podIdentityUrl, awsContainerAuthorizationTokenFile: tokenFile })();
+      expect(direct.accessKeyId).to.match(/^ASIA[A-Z2-7]{16}$/);
+      expect(direct.expiration?.getTime()).to.be.closeTo(nowMs + 3_600_000, 1000);
+      expect(await tokenAccount(ecrWith(direct))).to.equal(OTHER_ACCOUNT);
+
+      const env = { AWS_CONTAINER_CREDENTIALS_FULL_URI: emu.podIdentityUrl, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile };
+      const viaChain = await withAwsEnv(env, () => tokenAccount(ecrWith(fromNodeProviderChain({ clientConfig: { region: REGION } }))));
+      expect(viaChain).to.equal(OTHER_ACCOUNT);
+
+      // The older ECS-style provider reads the token from AWS_CONTAINER_AUTHORIZATION_TOKEN itself.
+      const legacy = await withAwsEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: emu.podIdentityUrl, AWS_CONTAINER_AUTHORIZATION_TOKEN: podToken }, () =>
+        fromContainerMetadata()(),
+      );
+      expect(await tokenAccount(ecrWith(legacy))).to.equal(OTHER_ACCOUNT);
+
+      expect(emu.callCount({ action: 'PodIdentityCredentials' })).to.equal(3);
+    });
+
+    it('EKS Pod Identity: refuses an unknown token with 403 and a missing one with 400', async () => {
+      emu.addPodIdentity({ token: 'the-registered-token', roleArn });
+      const tokenFile = path.join(tempDir, 'eks-pod-identity-token');
+      await fs.writeFile(tokenFile, 'some-other-token', { mode: 0o600 });
+
+      const err = await rejection(() =>
+        fromHttp({ awsContainerCredentialsFullUri: emu.podIdentityUrl, awsContainerAuthorizationTokenFile: tokenFile, maxRetries: 0 })(),
+      );
+      expect(err.message).to.equal('Server responded with status: 403');
+      expect((err as Error & { Code?: string }).Code).to.equal('AccessDeniedException');
+
+      const missing = await fetch(emu.podIdentityUrl);
+      expect(missing.status).to.equal(400);
+      expect(await missing.json()).to.deep.equal({ Code: 'InvalidRequest', Message: 'Service account token cannot be empty' });
+      expect(emu.callCount({ action: 'PodIdentityCredentials' })).to.equal(2);
     });
   });
 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type Config, ConfigError, type ConfigSources, parseConfig, SERVICE_ACCOUNT_NAMESPACE_FILE } from '../../src/config.ts';
+import { type Config, ConfigError, type ConfigSources, describeConfig, parseConfig, SERVICE_ACCOUNT_NAMESPACE_FILE } from '../../src/config.ts';
 
 function parse(argv: string[] = [], env: Record<string, string> = {}, files: Record<string, string> = {}): Config {
   const sources: ConfigSources = { argv, env, readFile: (path) => files[path], hostname: () => 'host-1' };
@@ -38,10 +38,12 @@ describe('parseConfig', () => {
       logLevel: 'info',
       logFormat: 'json',
       allowedEndpoints: [],
+      operatorIdentityImds: false,
+      awsRegion: 'us-east-1',
       shutdownTimeoutMs: 25_000,
       instance: 'host-1',
     });
-    expect(config.namespace, 'all namespaces').to.equal(undefined);
+    expect(config.namespaces, 'all namespaces').to.equal(undefined);
   });
 
   it('reads every flag, in --name=value and --name value form', () => {
@@ -65,11 +67,12 @@ describe('parseConfig', () => {
       'text',
       '--allowed-endpoints=http://127.0.0.1:4566,/https://ecr\\.example\\.com/',
       '--sts-endpoint=http://127.0.0.1:4566',
+      '--operator-identity-imds',
       '--shutdown-timeout=1m',
       '--kubeconfig=/tmp/kubeconfig',
     ]);
     expect(config).to.deep.equal({
-      namespace: 'team-a',
+      namespaces: ['team-a'],
       workers: 8,
       leaderElection: { enabled: false, namespace: 'ops', name: 'my-lock', leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 500 },
       metricsBindAddress: { host: '127.0.0.1', port: 9090 },
@@ -78,26 +81,78 @@ describe('parseConfig', () => {
       logFormat: 'text',
       allowedEndpoints: ['http://127.0.0.1:4566', '/https://ecr\\.example\\.com/'],
       stsEndpoint: 'http://127.0.0.1:4566',
+      operatorIdentityImds: true,
+      awsRegion: 'us-east-1',
       shutdownTimeoutMs: 60_000,
       kubeconfigPath: '/tmp/kubeconfig',
       instance: 'host-1',
     });
   });
 
+  it('takes the region for the operator\'s own STS calls from AWS_REGION, as the SDK does', () => {
+    expect(parse([], { AWS_REGION: 'eu-west-1' }).awsRegion).to.equal('eu-west-1');
+  });
+
   it('takes the watched namespace and allowed endpoints from the environment', () => {
     const config = parse([], { WATCH_NAMESPACE: 'team-b', ALLOWED_ECR_ENDPOINTS: ' http://localhost:4566 , ' });
-    expect(config.namespace).to.equal('team-b');
+    expect(config.namespaces).to.deep.equal(['team-b']);
     expect(config.allowedEndpoints).to.deep.equal(['http://localhost:4566']);
   });
 
   it('prefers a flag over the environment variable for the same setting', () => {
     const config = parse(['--namespace', 'from-flag', '--allowed-endpoints='], { WATCH_NAMESPACE: 'from-env', ALLOWED_ECR_ENDPOINTS: 'http://env:1' });
-    expect(config.namespace).to.equal('from-flag');
+    expect(config.namespaces).to.deep.equal(['from-flag']);
     expect(config.allowedEndpoints).to.deep.equal([]);
   });
 
   it('watches all namespaces when --namespace is empty', () => {
-    expect(parse(['--namespace='], { WATCH_NAMESPACE: 'team-b' }).namespace).to.equal(undefined);
+    expect(parse(['--namespace='], { WATCH_NAMESPACE: 'team-b' }).namespaces).to.equal(undefined);
+  });
+
+  describe('the watched namespaces', () => {
+    it('takes a comma-separated list from --namespaces, in order, without blanks or repeats', () => {
+      expect(parse(['--namespaces=team-a, team-b,,team-a,']).namespaces).to.deep.equal(['team-a', 'team-b']);
+      expect(parse(['--namespaces', 'team-c']).namespaces).to.deep.equal(['team-c']);
+    });
+
+    it('reads --namespace as a list of one', () => {
+      expect(parse(['--namespace=team-a']).namespaces).to.deep.equal(['team-a']);
+    });
+
+    it('takes WATCH_NAMESPACES, or WATCH_NAMESPACE, when no flag names namespaces', () => {
+      expect(parse([], { WATCH_NAMESPACES: 'team-a,team-b' }).namespaces).to.deep.equal(['team-a', 'team-b']);
+      expect(parse([], { WATCH_NAMESPACE: 'team-a' }).namespaces).to.deep.equal(['team-a']);
+      expect(parse([], { WATCH_NAMESPACES: '', WATCH_NAMESPACE: 'team-a' }).namespaces, 'an empty variable is unset').to.deep.equal(['team-a']);
+    });
+
+    it('prefers either flag over either environment variable', () => {
+      expect(parse(['--namespaces=from-flag'], { WATCH_NAMESPACE: 'from-env' }).namespaces).to.deep.equal(['from-flag']);
+      expect(parse(['--namespace=from-flag'], { WATCH_NAMESPACES: 'env-a,env-b' }).namespaces).to.deep.equal(['from-flag']);
+      expect(parse(['--namespaces='], { WATCH_NAMESPACES: 'env-a' }).namespaces, 'an empty flag means all').to.equal(undefined);
+    });
+
+    it('watches all namespaces when the list holds no name', () => {
+      expect(parse(['--namespaces=,']).namespaces).to.equal(undefined);
+    });
+
+    it('shows the list in the start-up log line', () => {
+      expect(describeConfig(parse(['--namespaces=team-a,team-b'])).namespaces).to.deep.equal(['team-a', 'team-b']);
+      expect(describeConfig(parse()).namespaces).to.equal('(all)');
+    });
+
+    const refusals: Array<[string[], Record<string, string>, RegExp]> = [
+      [['--namespaces=team-a', '--namespace=team-b'], {}, /^give --namespaces or --namespace, not both$/],
+      [[], { WATCH_NAMESPACES: 'team-a', WATCH_NAMESPACE: 'team-b' }, /^set WATCH_NAMESPACES or WATCH_NAMESPACE, not both$/],
+      [['--namespace=team-a,team-b'], {}, /^invalid --namespace "team-a,team-b": must be one namespace; use --namespaces for a list$/],
+      [['--namespaces=team-a,Team_B'], {}, /^invalid --namespaces "team-a,Team_B": "Team_B" is not a Kubernetes namespace name$/],
+      [['--namespaces=Team_A'], {}, /^invalid --namespaces "Team_A": must be a Kubernetes namespace name$/],
+      [[], { WATCH_NAMESPACES: 'ok,NOPE' }, /^invalid --namespaces "ok,NOPE": "NOPE" is not a Kubernetes namespace name$/],
+    ];
+    for (const [argv, env, expected] of refusals) {
+      it(`refuses ${[...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' ')}`, () => {
+        expect(parseError(argv, env)).to.match(expected);
+      });
+    }
   });
 
   it("finds the Lease namespace from POD_NAMESPACE, then the service account's file, then default", () => {

@@ -96,7 +96,7 @@ export async function readSamples(): Promise<SamplesInfo> {
     accountId: host.accountId,
     region: host.region,
     host: host.host,
-    credentialsSecret: registry.spec.credentials.secretRef.name,
+    credentialsSecret: registry.spec.credentials.secretRef!.name,
     serviceAccounts: (registry.spec.pullSecret?.serviceAccounts ?? []).map((ref) => ref.name),
   };
 }

@@ -1,6 +1,7 @@
 import https from 'node:https';
 import path from 'node:path';
 import type { Certificates } from './certs.ts';
+import { issuerDiscoveryReadable } from './issuer-discovery.ts';
 import { ManagedProcess } from './process.ts';
 import { assertPortFree, freePort } from './ports.ts';
 
@@ -16,7 +17,7 @@ export interface ApiServerOptions {
 /**
  * kube-apiserver on a loopback secure port only, with the flags controller-runtime's envtest uses:
  * RBAC authorization, client-certificate authentication, ServiceAccount token signing keys
- * (so TokenRequest works) and the ServiceAccount admission plugin off (no controller-manager
+ * (so TokenRequest works, and the issuer's OIDC discovery document and JWKS are served) and the ServiceAccount admission plugin off (no controller-manager
  * creates `default` ServiceAccounts, so it would reject every Pod).
  */
 export class ApiServer {
@@ -30,6 +31,11 @@ export class ApiServer {
 
   get url(): string {
     return `https://127.0.0.1:${this.securePort}`;
+  }
+
+  /** The `iss` of the ServiceAccount tokens it signs, exactly as in the tokens and the discovery document. */
+  get serviceAccountIssuer(): string {
+    return `${this.url}/`;
   }
 
   get port(): number {
@@ -57,6 +63,15 @@ export class ApiServer {
     });
   }
 
+  /** Waits until an anonymous client can read the issuer's discovery document (after publishIssuerDiscovery()). */
+  async waitUntilIssuerPublic(): Promise<void> {
+    if (this.process === undefined) throw new Error('kube-apiserver has not started');
+    await this.process.waitUntilReady(() => issuerDiscoveryReadable(this.url, this.options.certificates.caCertPem), {
+      timeoutMs: this.options.startTimeoutMs,
+      intervalMs: 50,
+    });
+  }
+
   async stop(): Promise<void> {
     await this.process?.stop();
   }
@@ -81,7 +96,10 @@ export class ApiServer {
       '--service-cluster-ip-range=10.0.0.0/24',
       '--allow-privileged=true',
       '--disable-admission-plugins=ServiceAccount',
-      `--service-account-issuer=${this.url}/`,
+      `--service-account-issuer=${this.serviceAccountIssuer}`,
+      // Published at /.well-known/openid-configuration (jwks_uri) as a cluster does for IAM OIDC providers;
+      // anonymous readers are let in by the binding that publishIssuerDiscovery() creates.
+      `--service-account-jwks-uri=${this.url}/openid/v1/jwks`,
       `--service-account-key-file=${certs.serviceAccountPublicKeyPath}`,
       `--service-account-signing-key-file=${certs.serviceAccountSigningKeyPath}`,
       // /readyz then waits for the built-in watch caches, so the first LIST after a (re)start

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,7 @@ export interface Certificates {
   servingKeyPath: string;
   adminCertPem: string;
   adminKeyPem: string;
-  /** Verifies ServiceAccount tokens (--service-account-key-file). */
+  /** Verifies ServiceAccount tokens (--service-account-key-file); RSA, so tokens are RS256 as on kubeadm and EKS clusters. */
   serviceAccountPublicKeyPath: string;
   /** Signs ServiceAccount tokens (--service-account-signing-key-file). */
   serviceAccountSigningKeyPath: string;
@@ -32,6 +32,10 @@ const validityDays = '7';
 
 export async function generateCertificates(dir: string): Promise<Certificates> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  // An RSA key takes a while to find; made on the thread pool while openssl issues the certificates.
+  const serviceAccountKeys = newRsaKeyPair();
+  // Awaited below; a rejection before then must not go unhandled.
+  serviceAccountKeys.catch(() => {});
   await assertOpensslPresent();
   const file = (name: string) => path.join(dir, name);
 
@@ -65,7 +69,7 @@ export async function generateCertificates(dir: string): Promise<Certificates> {
     ]),
   ]);
 
-  const serviceAccount = newKeyPair();
+  const serviceAccount = await serviceAccountKeys;
   await fs.writeFile(file('sa-signer.key'), serviceAccount.privateKey, { mode: 0o600 });
   await fs.writeFile(file('sa-signer.pub'), serviceAccount.publicKey);
 
@@ -99,12 +103,30 @@ async function issue(
     '-extfile', file('cnf'), '-extensions', 'ext', '-out', file('crt')]);
 }
 
-/** P-256 keys: quick to make, and accepted for TLS, client certificates and ServiceAccount token signing. */
+/** P-256 keys: quick to make, and accepted for TLS and client certificates. */
 function newKeyPair(): { privateKey: string; publicKey: string } {
   return generateKeyPairSync('ec', {
     namedCurve: 'prime256v1',
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
     publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+}
+
+/**
+ * RSA-2048 for the ServiceAccount signer: real clusters (kubeadm's sa.key, EKS) sign with RS256, the
+ * algorithm every OIDC relying party (STS included) must accept.
+ */
+function newRsaKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair(
+      'rsa',
+      {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      },
+      (error, publicKey, privateKey) => (error ? reject(error) : resolve({ privateKey, publicKey })),
+    );
   });
 }
 

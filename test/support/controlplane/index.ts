@@ -8,14 +8,21 @@ import { type Certificates, generateCertificates } from './certs.ts';
 import { installCrds, waitUntilServed } from './crds.ts';
 import { trackTempDir, untrackTempDir } from './cleanup.ts';
 import { Etcd } from './etcd.ts';
+import { publishIssuerDiscovery } from './issuer-discovery.ts';
 import { loadKubeConfig, writeKubeconfig } from './kubeconfig.ts';
 import { type KubectlOptions, type KubectlResult, runKubectl } from './kubectl.ts';
-import { type ServiceAccountKubeConfig, serviceAccountKubeConfig } from './service-account.ts';
+import {
+  requestServiceAccountToken,
+  type ServiceAccountKubeConfig,
+  type ServiceAccountTokenOptions,
+  serviceAccountKubeConfig,
+} from './service-account.ts';
 
 export { apiErrorMessage, apiStatusCode, describeApiError } from './api-errors.ts';
 export type { Binaries } from './binaries.ts';
 export type { KubectlOptions, KubectlResult } from './kubectl.ts';
-export type { ServiceAccountKubeConfig } from './service-account.ts';
+export { ISSUER_DISCOVERY_BINDING, OIDC_DISCOVERY_PATH, OIDC_JWKS_PATH } from './issuer-discovery.ts';
+export type { ServiceAccountKubeConfig, ServiceAccountTokenOptions } from './service-account.ts';
 
 /** The repository's CRDs, installed by default at start. */
 export const REPOSITORY_CRD_DIR = path.resolve(import.meta.dirname, '../../../crds');
@@ -65,6 +72,15 @@ export class ControlPlane {
     return this.startedApiServer().url;
   }
 
+  /**
+   * The `iss` of its ServiceAccount tokens (`<server>/`). Its OIDC discovery document
+   * (`<server>/.well-known/openid-configuration`) and JWKS are readable without credentials,
+   * as on a cluster registered as an IAM OIDC provider.
+   */
+  get serviceAccountIssuer(): string {
+    return this.startedApiServer().serviceAccountIssuer;
+  }
+
   /** The CA that signed the apiserver's serving certificate (PEM). */
   get caCertPem(): string {
     if (this.certificates === undefined) throw new Error('the control plane has not started');
@@ -95,8 +111,18 @@ export class ControlPlane {
       caCertPem: this.certificates.caCertPem,
       credentials: { clientCertPem: this.certificates.adminCertPem, clientKeyPem: this.certificates.adminKeyPem },
     });
-    for (const dir of this.options.crdDirs ?? [REPOSITORY_CRD_DIR]) await this.installCrds(dir);
+    // Publishing the issuer overlaps the CRDs, which take longer, so start-up time stays the same.
+    await Promise.all([this.publishIssuer(), this.installCrdDirs()]);
     this.startupMs = Date.now() - started;
+  }
+
+  private async publishIssuer(): Promise<void> {
+    await publishIssuerDiscovery(this.kubeConfig());
+    await this.startedApiServer().waitUntilIssuerPublic();
+  }
+
+  private async installCrdDirs(): Promise<void> {
+    for (const dir of this.options.crdDirs ?? [REPOSITORY_CRD_DIR]) await this.installCrds(dir);
   }
 
   /** A fresh admin KubeConfig (each call returns a new object, safe to mutate). */
@@ -139,6 +165,15 @@ export class ControlPlane {
       name,
       ...options,
     });
+  }
+
+  /**
+   * A TokenRequest token for ServiceAccount `namespace/name` (created if missing), as the kubelet
+   * projects one into a Pod: `audiences` (default: the apiserver's own) and `expirationSeconds`
+   * (default 3600; the apiserver refuses less than 600).
+   */
+  serviceAccountToken(namespace: string, name: string, options: ServiceAccountTokenOptions = {}): Promise<string> {
+    return requestServiceAccountToken(this.kubeConfig(), namespace, name, options);
   }
 
   /** Stops kube-apiserver and starts it again on the same port against the same etcd, for fault tests. */

@@ -27,7 +27,34 @@ export interface ServiceAccountIdentityOptions {
  */
 export async function serviceAccountKubeConfig(options: ServiceAccountIdentityOptions): Promise<ServiceAccountKubeConfig> {
   const { namespace, name } = options;
-  const core = options.admin.makeApiClient(CoreV1Api);
+  const token = await requestServiceAccountToken(options.admin, namespace, name, {
+    expirationSeconds: options.expirationSeconds ?? 3600,
+  });
+  const filePath = path.join(options.dir, `sa-${namespace}-${name}.kubeconfig`);
+  const kubeConfig = await writeKubeconfig(filePath, {
+    name: `system:serviceaccount:${namespace}:${name}`,
+    server: options.server,
+    caCertPem: options.caCertPem,
+    credentials: { token },
+  });
+  return { path: filePath, kubeConfig };
+}
+
+export interface ServiceAccountTokenOptions {
+  /** The token's `aud`; empty or omitted means the apiserver's own audience (its issuer). */
+  audiences?: string[];
+  /** Default 3600; the apiserver refuses less than 600. */
+  expirationSeconds?: number;
+}
+
+/** Creates ServiceAccount `namespace/name` if missing and returns a TokenRequest token for it, asked as `admin`. */
+export async function requestServiceAccountToken(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  options: ServiceAccountTokenOptions = {},
+): Promise<string> {
+  const core = admin.makeApiClient(CoreV1Api);
   try {
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name, namespace } } });
   } catch (error) {
@@ -40,7 +67,7 @@ export async function serviceAccountKubeConfig(options: ServiceAccountIdentityOp
     const request = await core.createNamespacedServiceAccountToken({
       name,
       namespace,
-      body: { spec: { audiences: [], expirationSeconds: options.expirationSeconds ?? 3600 } },
+      body: { spec: { audiences: options.audiences ?? [], expirationSeconds: options.expirationSeconds ?? 3600 } },
     });
     token = request.status?.token;
   } catch (error) {
@@ -51,12 +78,5 @@ export async function serviceAccountKubeConfig(options: ServiceAccountIdentityOp
   if (token === undefined || token === '') {
     throw new Error(`TokenRequest for ServiceAccount ${namespace}/${name} returned no token`);
   }
-  const filePath = path.join(options.dir, `sa-${namespace}-${name}.kubeconfig`);
-  const kubeConfig = await writeKubeconfig(filePath, {
-    name: `system:serviceaccount:${namespace}:${name}`,
-    server: options.server,
-    caCertPem: options.caCertPem,
-    credentials: { token },
-  });
-  return { path: filePath, kubeConfig };
+  return token;
 }

@@ -19,12 +19,15 @@ export type FaultKind =
 export interface FaultSpec {
   kind: FaultKind;
   /**
-   * Action the fault applies to: an ECR action (`GetAuthorizationToken`), `AssumeRole`, or a registry
-   * v2 action (`RegistryV2.Manifest`, ...). A name also matches its dotted children, so `RegistryV2`
+   * Action the fault applies to: an ECR action (`GetAuthorizationToken`), `AssumeRole`,
+   * `AssumeRoleWithWebIdentity`, `PodIdentityCredentials`, or a registry v2 action (`RegistryV2.Manifest`, ...). A name also matches its dotted children, so `RegistryV2`
    * covers every registry request. Omitted: every action.
    */
   action?: string;
-  /** Only calls signed with this access key (registry v2: tokens issued to it). Omitted: every caller. */
+  /**
+   * Only calls signed with this access key (registry v2: tokens issued to it). Omitted: every caller.
+   * AssumeRoleWithWebIdentity and Pod Identity calls carry no access key, so a fault scoped by key never hits them.
+   */
   accessKeyId?: string;
   /** Applies to the next `times` matching calls, then clears itself. Omitted: until cleared. */
   times?: number;

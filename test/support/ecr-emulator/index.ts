@@ -1,6 +1,7 @@
 /**
  * ECR emulator: a loopback HTTP server that the unmodified AWS SDK reaches through its `endpoint`
- * option, serving the ECR JSON API, STS AssumeRole and the registry v2 API from one port.
+ * option, serving the ECR JSON API, STS AssumeRole and AssumeRoleWithWebIdentity, EKS Pod Identity's
+ * container credentials endpoint and the registry v2 API from one port.
  *
  * ```ts
  * const emu = await EcrEmulator.start({ tokenLifetimeSeconds: 60, clock });
@@ -27,6 +28,11 @@
  *   `pushIndex({ accountId, region, repository, tags?, format?, manifests })`,
  *   `tag({ ..., tag, digest })`, `untag({ ..., tag })`, `findImage({ ..., reference })`.
  * - Registry addressing: `registryHost(accountId, region)`, `registryUrl(accountId, region)`.
+ * - Web identity (STS AssumeRoleWithWebIdentity): `addOidcProvider({ issuer, audiences })`,
+ *   `removeOidcProvider(issuer)`, `addWebIdentityRole({ roleArn, issuer, subjects, audience?, maxSessionDurationSeconds? })`,
+ *   `webIdentityCalls()`, `oidcKeyFetches`; option `oidcCaPem` (the CA that serves the issuer's discovery).
+ * - EKS Pod Identity: `addPodIdentity({ token, roleArn, durationSeconds? })`, `removePodIdentity(token)`,
+ *   `podIdentityUrl` (for AWS_CONTAINER_CREDENTIALS_FULL_URI).
  * - Faults: `injectFault(spec: FaultSpec): FaultHandle`, `clearFaults()`.
  * - Counters: `callCount(filter?)`, `counters()`, `resetCounters()`.
  *
@@ -46,10 +52,25 @@
  * - Faults apply after authentication (a bad signature is refused before any fault). Counters count every
  *   call received, refused and faulted ones included (one per SDK attempt).
  * - Tokens expired for over an hour are forgotten now and then, so `tokenInfo` may no longer know them.
+ * - AssumeRoleWithWebIdentity is not signed (the SDK sends it with no credentials). The JWT is
+ *   verified as STS does: `iss` must be a provider added with addOidcProvider; the signature (RS256/384/512,
+ *   ES256/384/512) must check out with the keys of `<iss>/.well-known/openid-configuration` → `jwks_uri`
+ *   (fetched over HTTPS trusting `oidcCaPem`, cached per issuer, refetched for an unknown `kid`);
+ *   `exp`/`nbf` are judged by the injected clock with 60 s leeway; `aud` must include one of the
+ *   provider's audiences; the role's web identity trust must name the issuer, the `sub` (StringLike,
+ *   `*`/`?`) and, when set, the audience. Refusals: InvalidIdentityToken (400; malformed, unknown issuer,
+ *   keys not retrievable, bad signature, wrong audience), ExpiredTokenException (400), AccessDenied (403;
+ *   unknown role or subject not trusted), ValidationError (400). Sessions are ASIA keys of the role's account.
+ *   Counted as `AssumeRoleWithWebIdentity`, with no access key.
+ * - The Pod Identity endpoint (GET `podIdentityUrl`) wants `Authorization: <token>` exactly as registered:
+ *   missing → 400, unknown → 403 `{Code, Message}`; else 200 `{AccessKeyId, SecretAccessKey, Token,
+ *   AccountId, Expiration}` with fresh session credentials. Counted as `PodIdentityCredentials`.
  */
 
 import { CallCounters, type CallFilter, type CounterSnapshot } from './counters.ts';
 import { type FaultHandle, FaultInjector, type FaultSpec } from './faults.ts';
+import { OidcKeySource } from './oidc.ts';
+import { POD_IDENTITY_PATH } from './pod-identity.ts';
 import {
   type Blob,
   buildImage,
@@ -63,14 +84,15 @@ import {
 import { registryHost } from './registry-v2.ts';
 import type { Repository } from './repository.ts';
 import { EmulatorServer } from './server.ts';
-import { type AuthTokenRecord, type EmulatorClock, EmulatorState } from './state.ts';
+import { type AuthTokenRecord, type EmulatorClock, EmulatorState, type WebIdentityCall } from './state.ts';
 
 export type { CallFilter, CounterSnapshot } from './counters.ts';
 export type { FaultHandle, FaultKind, FaultSpec } from './faults.ts';
 export type { ImageRuntimeConfig, ImageSpec, ManifestFormat, Platform } from './images.ts';
 export { MEDIA_TYPES } from './images.ts';
 export { REGISTRY_V2_ACTIONS } from './registry-v2.ts';
-export type { EmulatorClock } from './state.ts';
+export type { EmulatorClock, WebIdentityCall } from './state.ts';
+export { WEB_IDENTITY_CLOCK_SKEW_SECONDS } from './web-identity.ts';
 
 export interface EcrEmulatorOptions {
   /** Default 127.0.0.1. */
@@ -87,6 +109,11 @@ export interface EcrEmulatorOptions {
    * a function decides itself.
    */
   proxyEndpoint?: 'aws' | 'emulator' | ((accountId: string, region: string) => string);
+  /**
+   * PEM of the CA(s) that STS trusts when it fetches an OIDC issuer's discovery document and JWKS
+   * (the test control plane's `caCertPem`); default: Node's public CAs.
+   */
+  oidcCaPem?: string;
 }
 
 export interface AccessKey {
@@ -166,16 +193,22 @@ export class EcrEmulator {
   private readonly state: EmulatorState;
   private readonly faults: FaultInjector;
   private readonly counterStore: CallCounters;
+  private readonly oidcKeys: OidcKeySource;
   private readonly server: EmulatorServer;
 
-  private constructor(url: string, port: number, state: EmulatorState, faults: FaultInjector, counters: CallCounters, server: EmulatorServer) {
+  private constructor(
+    url: string,
+    port: number,
+    parts: { state: EmulatorState; faults: FaultInjector; counters: CallCounters; oidcKeys: OidcKeySource; server: EmulatorServer },
+  ) {
     this.url = url;
     this.port = port;
-    this.clock = state.clock;
-    this.state = state;
-    this.faults = faults;
-    this.counterStore = counters;
-    this.server = server;
+    this.clock = parts.state.clock;
+    this.state = parts.state;
+    this.faults = parts.faults;
+    this.counterStore = parts.counters;
+    this.oidcKeys = parts.oidcKeys;
+    this.server = parts.server;
   }
 
   static async start(options: EcrEmulatorOptions = {}): Promise<EcrEmulator> {
@@ -193,12 +226,13 @@ export class EcrEmulator {
         : choice === 'emulator'
           ? (accountId: string, region: string) => registryUrlOf(url, accountId, region)
           : choice;
-    const server = new EmulatorServer({ state, faults, counters, proxyEndpoint });
+    const oidcKeys = new OidcKeySource(options.oidcCaPem);
+    const server = new EmulatorServer({ state, faults, counters, oidcKeys, proxyEndpoint });
     const host = options.host ?? '127.0.0.1';
     const address = await server.listen(host, options.port ?? 0);
     const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     url = `http://${urlHost}:${address.port}`;
-    return new EcrEmulator(url, address.port, state, faults, counters, server);
+    return new EcrEmulator(url, address.port, { state, faults, counters, oidcKeys, server });
   }
 
   async stop(): Promise<void> {
@@ -277,6 +311,59 @@ export class EcrEmulator {
 
   revokeCrossAccount(input: { registryAccountId: string; principalAccountId: string }): void {
     this.state.revokeCrossAccount(input.registryAccountId, input.principalAccountId);
+  }
+
+  // --- web identity and Pod Identity --------------------------------------------------------------
+
+  /**
+   * Registers an IAM OIDC identity provider: tokens whose `iss` equals `issuer` exactly (for the test
+   * control plane, its `serviceAccountIssuer`) are verified against its published keys, and their `aud`
+   * must include one of `audiences` (the provider's client IDs, e.g. `sts.amazonaws.com`).
+   */
+  addOidcProvider(input: { issuer: string; audiences: string[] }): void {
+    this.state.addOidcProvider(input);
+  }
+
+  removeOidcProvider(issuer: string): boolean {
+    return this.state.removeOidcProvider(issuer);
+  }
+
+  /**
+   * Lets web identities assume `roleArn` (created as by addRole if missing; its account is the one in
+   * the ARN): a trust statement for `issuer` whose `sub` matches one of `subjects`
+   * (e.g. `system:serviceaccount:<namespace>:<name>`; `*` and `?` wildcards as IAM's StringLike) and,
+   * when `audience` is set, whose `aud` includes it. Calling it again adds another statement.
+   */
+  addWebIdentityRole(input: { roleArn: string; issuer: string; subjects: string[]; audience?: string; maxSessionDurationSeconds?: number }): void {
+    this.state.addWebIdentityRole(input);
+  }
+
+  /** Every AssumeRoleWithWebIdentity call so far, oldest first: role, session name, verified `sub`, outcome. */
+  webIdentityCalls(): WebIdentityCall[] {
+    return this.state.webIdentityCalls();
+  }
+
+  /** How many times STS fetched an issuer's discovery document and JWKS (it caches them per issuer). */
+  get oidcKeyFetches(): number {
+    return this.oidcKeys.fetchCount;
+  }
+
+  /** The container credentials endpoint, for AWS_CONTAINER_CREDENTIALS_FULL_URI (plain http on loopback, which the SDK accepts). */
+  get podIdentityUrl(): string {
+    return `${this.url}${POD_IDENTITY_PATH}`;
+  }
+
+  /**
+   * Associates a Pod Identity token (the content of AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE) with a role:
+   * each call of the endpoint with it returns fresh session credentials of the role, lasting
+   * `durationSeconds` (default 3600) by the injected clock.
+   */
+  addPodIdentity(input: { token: string; roleArn: string; durationSeconds?: number }): void {
+    this.state.addPodIdentity(input);
+  }
+
+  removePodIdentity(token: string): boolean {
+    return this.state.removePodIdentity(token);
   }
 
   // --- repositories and images ----------------------------------------------------------------
@@ -386,7 +473,8 @@ export class EcrEmulator {
 
   /**
    * Calls received (including refused and faulted ones) matching the filter. Actions are ECR action
-   * names, `AssumeRole`, and `RegistryV2.*` for registry requests (`RegistryV2` counts them all).
+   * names, `AssumeRole`, `AssumeRoleWithWebIdentity`, `PodIdentityCredentials`, and `RegistryV2.*` for
+   * registry requests (`RegistryV2` counts them all).
    */
   callCount(filter: CallFilter = {}): number {
     return this.counterStore.count(filter);

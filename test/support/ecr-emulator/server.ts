@@ -16,14 +16,18 @@ import {
   serveRegistry,
   tokenOfRequest,
 } from './registry-v2.ts';
+import type { OidcKeySource } from './oidc.ts';
+import { POD_IDENTITY_ACTION, POD_IDENTITY_PATH, type PodIdentityResponse, podIdentityFaultResponse, servePodIdentity } from './pod-identity.ts';
 import { accessKeyIdOf, type ReceivedRequest } from './sigv4.ts';
 import type { EmulatorState } from './state.ts';
-import { parseStsForm, renderStsError, runStsAction, STS_SIGNING_SERVICE, stsAuthError, stsFaultError } from './sts-api.ts';
+import { assumeDenied, parseStsForm, renderStsError, runStsAction, STS_SIGNING_SERVICE, stsAuthError, stsFaultError } from './sts-api.ts';
+import { runAssumeRoleWithWebIdentity, WEB_IDENTITY_ACTION, webIdentityDenied } from './web-identity.ts';
 
 /**
- * One loopback HTTP server for all three faces of the emulator, routed per request:
+ * One loopback HTTP server for every face of the emulator, routed per request:
  * `/v2/...` (or `/registry/<account>/<region>/v2/...`) is the registry API, a POST with
- * `X-Amz-Target` is the ECR JSON API, and a form-encoded POST is STS.
+ * `X-Amz-Target` is the ECR JSON API, a form-encoded POST is STS, and `/pod-identity/credentials`
+ * is EKS Pod Identity's container credentials endpoint.
  */
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -32,6 +36,7 @@ export interface ServerDependencies {
   state: EmulatorState;
   faults: FaultInjector;
   counters: CallCounters;
+  oidcKeys: OidcKeySource;
   proxyEndpoint(accountId: string, region: string): string;
 }
 
@@ -101,6 +106,7 @@ export class EmulatorServer {
     const rawPath = rawTarget.split('?')[0] ?? '/';
     const request: ReceivedRequest = { method: req.method ?? 'GET', rawTarget, headers: req.headers, body };
 
+    if (rawPath === POD_IDENTITY_PATH) return this.handlePodIdentity(req, res);
     if (isRegistryPath(rawPath)) return this.handleRegistry(req, res, rawPath);
     if (request.method === 'POST' && headerString(req, 'x-amz-target') !== undefined) return this.handleEcr(req, res, request);
     if (request.method === 'POST' && (headerString(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
@@ -159,6 +165,7 @@ export class EmulatorServer {
     const form = parseStsForm(request.body);
     const action = form.get('Action') ?? 'Unknown';
     this.deps.counters.record(action, accessKeyIdOf(req.headers));
+    if (action === WEB_IDENTITY_ACTION) return this.handleWebIdentity(req, res, form);
     let principal: Principal;
     try {
       principal = authenticate(request, STS_SIGNING_SERVICE, this.deps.state, Date.now());
@@ -170,7 +177,7 @@ export class EmulatorServer {
     if (await this.applyLatencyAndReset(req, outcome)) return;
     const failure = outcome.failure;
     if (failure && failure.kind !== 'connectionReset') {
-      return this.sendStsError(res, stsFaultError(failure.kind, principal, form.get('RoleArn') ?? undefined, failure.message));
+      return this.sendStsError(res, stsFaultError(failure.kind, assumeDenied(principal, form.get('RoleArn') ?? '*'), failure.message));
     }
     let xml: string;
     try {
@@ -180,6 +187,36 @@ export class EmulatorServer {
       throw error;
     }
     this.send(res, 200, { 'content-type': 'text/xml' }, Buffer.from(xml, 'utf8'));
+  }
+
+  /** Not SigV4-signed: the web identity token is the credential, so faults are scoped by action only. */
+  private async handleWebIdentity(req: IncomingMessage, res: ServerResponse, form: URLSearchParams): Promise<void> {
+    const outcome = this.deps.faults.take(WEB_IDENTITY_ACTION, undefined);
+    if (await this.applyLatencyAndReset(req, outcome)) return;
+    const failure = outcome.failure;
+    if (failure && failure.kind !== 'connectionReset') {
+      return this.sendStsError(res, stsFaultError(failure.kind, webIdentityDenied(), failure.message));
+    }
+    let xml: string;
+    try {
+      xml = await runAssumeRoleWithWebIdentity({ state: this.deps.state, keys: this.deps.oidcKeys }, form);
+    } catch (error) {
+      if (error instanceof EmulatedError) return this.sendStsError(res, error);
+      throw error;
+    }
+    this.send(res, 200, { 'content-type': 'text/xml' }, Buffer.from(xml, 'utf8'));
+  }
+
+  private async handlePodIdentity(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.deps.counters.record(POD_IDENTITY_ACTION, undefined);
+    const outcome = this.deps.faults.take(POD_IDENTITY_ACTION, undefined);
+    if (await this.applyLatencyAndReset(req, outcome)) return;
+    const failure = outcome.failure;
+    const response: PodIdentityResponse =
+      failure && failure.kind !== 'connectionReset'
+        ? podIdentityFaultResponse(failure.kind, failure.message)
+        : servePodIdentity(req.method ?? 'GET', req.headers, this.deps.state);
+    this.send(res, response.status, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(response.body), 'utf8'));
   }
 
   private async handleRegistry(req: IncomingMessage, res: ServerResponse, rawPath: string): Promise<void> {

@@ -29,6 +29,42 @@ export interface RoleRecord {
   trustedAccountIds?: string[];
 }
 
+/** An IAM OIDC identity provider: the issuer URL and its client ID list (accepted audiences). */
+export interface OidcProviderRecord {
+  issuer: string;
+  audiences: string[];
+}
+
+/**
+ * One statement of a role's trust policy for AssumeRoleWithWebIdentity: Principal Federated = the
+ * issuer's provider, Condition `<provider>:sub` StringLike one of `subjects` (`*` and `?` wildcards)
+ * and, when set, `<provider>:aud` StringEquals `audience`.
+ */
+export interface WebIdentityTrust {
+  issuer: string;
+  subjects: string[];
+  audience?: string;
+}
+
+/** A Pod Identity association as the container credentials endpoint sees it: a token and its role. */
+export interface PodIdentityRecord {
+  role: RoleRecord;
+  durationSeconds: number;
+}
+
+/** One AssumeRoleWithWebIdentity call, for tests. `subject` is set once the token's signature checked out. */
+export interface WebIdentityCall {
+  roleArn: string;
+  roleSessionName: string;
+  issuer?: string;
+  subject?: string;
+  audiences?: string[];
+  /** `Issued`, or the STS error code returned. */
+  outcome: string;
+  /** The session's access key id when one was issued. */
+  accessKeyId?: string;
+}
+
 /** A registry password handed out by GetAuthorizationToken. */
 export interface AuthTokenRecord {
   password: string;
@@ -77,6 +113,10 @@ export class EmulatorState {
   private readonly grants = new Map<string, Set<string>>();
   private readonly repositories = new Map<string, Repository>();
   private readonly tokens = new Map<string, AuthTokenRecord>();
+  private readonly oidcProviders = new Map<string, OidcProviderRecord>();
+  private readonly webIdentityTrusts = new Map<string, WebIdentityTrust[]>();
+  private readonly podIdentities = new Map<string, PodIdentityRecord>();
+  private readonly webIdentityLog: WebIdentityCall[] = [];
   private issuedSinceSweep = 0;
 
   constructor(clock: EmulatorClock, tokenLifetimeSeconds: number) {
@@ -105,6 +145,7 @@ export class EmulatorState {
     return record;
   }
 
+  /** Session credentials of `role`, as AssumeRole, AssumeRoleWithWebIdentity and Pod Identity hand out. */
   addSessionCredentials(role: RoleRecord, sessionName: string, durationSeconds: number): AccessKeyRecord {
     const record: AccessKeyRecord = {
       accessKeyId: randomKeyId('ASIA'),
@@ -155,11 +196,94 @@ export class EmulatorState {
     return record;
   }
 
+  addOidcProvider(input: { issuer: string; audiences: string[] }): OidcProviderRecord {
+    let url: URL;
+    try {
+      url = new URL(input.issuer);
+    } catch (error) {
+      throw new Error(`not an issuer URL: ${JSON.stringify(input.issuer)}`, { cause: error });
+    }
+    if (url.protocol !== 'https:') throw new Error(`an OIDC provider's issuer must be https, got ${input.issuer}`);
+    if (input.audiences.length === 0) throw new Error('an OIDC provider needs at least one audience (client ID)');
+    const record: OidcProviderRecord = { issuer: input.issuer, audiences: [...input.audiences] };
+    this.oidcProviders.set(input.issuer, record);
+    return record;
+  }
+
+  findOidcProvider(issuer: string): OidcProviderRecord | undefined {
+    return this.oidcProviders.get(issuer);
+  }
+
+  removeOidcProvider(issuer: string): boolean {
+    return this.oidcProviders.delete(issuer);
+  }
+
+  /** Adds a web identity statement to the role's trust policy, creating the role (as addRole) if missing. */
+  addWebIdentityRole(input: {
+    roleArn: string;
+    issuer: string;
+    subjects: string[];
+    audience?: string;
+    maxSessionDurationSeconds?: number;
+  }): RoleRecord {
+    if (input.subjects.length === 0) throw new Error('a web identity trust statement needs at least one subject');
+    const role =
+      this.roles.get(input.roleArn) ??
+      this.addRole({
+        roleArn: input.roleArn,
+        ...(input.maxSessionDurationSeconds !== undefined ? { maxSessionDurationSeconds: input.maxSessionDurationSeconds } : {}),
+      });
+    const statements = this.webIdentityTrusts.get(input.roleArn) ?? [];
+    statements.push({
+      issuer: input.issuer,
+      subjects: [...input.subjects],
+      ...(input.audience !== undefined ? { audience: input.audience } : {}),
+    });
+    this.webIdentityTrusts.set(input.roleArn, statements);
+    return role;
+  }
+
+  /** The role's web identity trust statements; none when it trusts no identity provider. */
+  webIdentityTrustOf(roleArn: string): WebIdentityTrust[] {
+    return this.webIdentityTrusts.get(roleArn) ?? [];
+  }
+
+  recordWebIdentityCall(call: WebIdentityCall): void {
+    this.webIdentityLog.push(call);
+  }
+
+  webIdentityCalls(): WebIdentityCall[] {
+    return this.webIdentityLog.map((call) => ({ ...call, ...(call.audiences ? { audiences: [...call.audiences] } : {}) }));
+  }
+
+  /** Registers a Pod Identity token; its role need not have been added (Pod Identity trusts the EKS service). */
+  addPodIdentity(input: { token: string; roleArn: string; durationSeconds?: number }): void {
+    if (input.token === '') throw new Error('a Pod Identity token must not be empty');
+    const parsed = parseRoleArn(input.roleArn);
+    if (!parsed) throw new Error(`not a role ARN: ${JSON.stringify(input.roleArn)}`);
+    const role = this.roles.get(input.roleArn) ?? {
+      roleArn: input.roleArn,
+      accountId: parsed.accountId,
+      roleName: parsed.roleName,
+      maxSessionDurationSeconds: 43200,
+    };
+    this.podIdentities.set(input.token, { role, durationSeconds: input.durationSeconds ?? 3600 });
+  }
+
+  findPodIdentity(token: string): PodIdentityRecord | undefined {
+    return this.podIdentities.get(token);
+  }
+
+  removePodIdentity(token: string): boolean {
+    return this.podIdentities.delete(token);
+  }
+
   findRole(roleArn: string): RoleRecord | undefined {
     return this.roles.get(roleArn);
   }
 
   removeRole(roleArn: string): boolean {
+    this.webIdentityTrusts.delete(roleArn);
     return this.roles.delete(roleArn);
   }
 

@@ -2,11 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Principal } from './authenticate.ts';
 import { type AuthFailure, EmulatedError } from './errors.ts';
 import type { FaultKind } from './faults.ts';
-import type { EmulatorState } from './state.ts';
+import type { AccessKeyRecord, EmulatorState } from './state.ts';
 
 /**
- * STS AssumeRole over the awsQuery protocol: form-encoded POST, XML response, XML error shape.
- * The credentials it returns are registered as session keys that the ECR side then accepts.
+ * STS over the awsQuery protocol: form-encoded POST, XML response, XML error shape. AssumeRole is
+ * here; AssumeRoleWithWebIdentity (unsigned, the JWT is the credential) is in web-identity.ts.
+ * The credentials both return are registered as session keys that the ECR side then accepts.
  */
 
 export const STS_SIGNING_SERVICE = 'sts';
@@ -32,23 +33,19 @@ export function stsAuthError(failure: AuthFailure): EmulatedError {
   }
 }
 
-export function stsFaultError(
-  kind: Exclude<FaultKind, 'latency' | 'connectionReset'>,
-  principal: Principal,
-  roleArn: string | undefined,
-  message: string | undefined,
-): EmulatedError {
+/** An injected fault in STS's shape; `denied` is the action's own AccessDenied. */
+export function stsFaultError(kind: Exclude<FaultKind, 'latency' | 'connectionReset'>, denied: EmulatedError, message: string | undefined): EmulatedError {
   switch (kind) {
     case 'throttle':
       return new EmulatedError('Throttling', 400, message ?? 'Rate exceeded');
     case 'serverError':
       return new EmulatedError('InternalFailure', 500, message ?? 'An internal error has occurred.');
     case 'accessDenied':
-      return assumeDenied(principal, roleArn ?? '*', message);
+      return message === undefined ? denied : new EmulatedError(denied.code, denied.status, message);
   }
 }
 
-function assumeDenied(principal: Principal, roleArn: string, message?: string): EmulatedError {
+export function assumeDenied(principal: Principal, roleArn: string, message?: string): EmulatedError {
   return new EmulatedError(
     'AccessDenied',
     403,
@@ -56,7 +53,7 @@ function assumeDenied(principal: Principal, roleArn: string, message?: string): 
   );
 }
 
-function validationError(message: string): EmulatedError {
+export function validationError(message: string): EmulatedError {
   return new EmulatedError('ValidationError', 400, message);
 }
 
@@ -74,10 +71,15 @@ export function parseStsForm(body: Buffer): URLSearchParams {
   return new URLSearchParams(body.toString('utf8'));
 }
 
-export function runStsAction(state: EmulatorState, form: URLSearchParams, principal: Principal): string {
+/** The Action and Version checks every STS action shares. */
+export function assertStsAction(form: URLSearchParams, expected: string): void {
   const action = form.get('Action');
-  if (action !== 'AssumeRole') throw new EmulatedError('InvalidAction', 400, `Could not find operation ${action ?? ''} for version ${STS_VERSION}`);
-  if (form.get('Version') !== STS_VERSION) throw new EmulatedError('InvalidAction', 400, `Could not find operation AssumeRole for version ${form.get('Version') ?? ''}`);
+  if (action !== expected) throw new EmulatedError('InvalidAction', 400, `Could not find operation ${action ?? ''} for version ${STS_VERSION}`);
+  if (form.get('Version') !== STS_VERSION) throw new EmulatedError('InvalidAction', 400, `Could not find operation ${expected} for version ${form.get('Version') ?? ''}`);
+}
+
+/** RoleArn, RoleSessionName and DurationSeconds (default 3600, 900..43200), validated as STS does. */
+export function sessionParameters(form: URLSearchParams): { roleArn: string; sessionName: string; durationSeconds: number } {
   const roleArn = form.get('RoleArn');
   const sessionName = form.get('RoleSessionName');
   if (!roleArn) throw validationError("1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null");
@@ -89,6 +91,33 @@ export function runStsAction(state: EmulatorState, form: URLSearchParams, princi
   if (!Number.isInteger(durationSeconds) || durationSeconds < 900 || durationSeconds > 43200) {
     throw validationError("1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200");
   }
+  return { roleArn, sessionName, durationSeconds };
+}
+
+/** ISO 8601 without milliseconds, as STS writes `Expiration`. */
+export function stsTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** The `<Credentials>` element of an STS result. */
+export function renderCredentials(session: AccessKeyRecord): string {
+  return [
+    '<Credentials>',
+    `<AccessKeyId>${session.accessKeyId}</AccessKeyId>`,
+    `<SecretAccessKey>${escapeXml(session.secretAccessKey)}</SecretAccessKey>`,
+    `<SessionToken>${escapeXml(session.sessionToken ?? '')}</SessionToken>`,
+    `<Expiration>${stsTimestamp(session.expiresAtMs ?? 0)}</Expiration>`,
+    '</Credentials>',
+  ].join('');
+}
+
+export function newRoleId(): string {
+  return `AROA${randomBytes(8).toString('hex').toUpperCase()}`;
+}
+
+export function runStsAction(state: EmulatorState, form: URLSearchParams, principal: Principal): string {
+  assertStsAction(form, 'AssumeRole');
+  const { roleArn, sessionName, durationSeconds } = sessionParameters(form);
 
   const role = state.findRole(roleArn);
   if (!role) throw assumeDenied(principal, roleArn);
@@ -100,21 +129,14 @@ export function runStsAction(state: EmulatorState, form: URLSearchParams, princi
   }
 
   const session = state.addSessionCredentials(role, sessionName, durationSeconds);
-  const expiration = new Date(session.expiresAtMs!).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const roleId = `AROA${randomBytes(8).toString('hex').toUpperCase()}`;
   return [
     `<AssumeRoleResponse xmlns="${STS_XML_NAMESPACE}">`,
     '<AssumeRoleResult>',
     '<AssumedRoleUser>',
     `<Arn>${escapeXml(session.principalArn)}</Arn>`,
-    `<AssumedRoleId>${roleId}:${escapeXml(sessionName)}</AssumedRoleId>`,
+    `<AssumedRoleId>${newRoleId()}:${escapeXml(sessionName)}</AssumedRoleId>`,
     '</AssumedRoleUser>',
-    '<Credentials>',
-    `<AccessKeyId>${session.accessKeyId}</AccessKeyId>`,
-    `<SecretAccessKey>${escapeXml(session.secretAccessKey)}</SecretAccessKey>`,
-    `<SessionToken>${escapeXml(session.sessionToken!)}</SessionToken>`,
-    `<Expiration>${expiration}</Expiration>`,
-    '</Credentials>',
+    renderCredentials(session),
     '</AssumeRoleResult>',
     `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata>`,
     '</AssumeRoleResponse>',

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { type AwsCredentialSet, credentialFingerprint, secretValues } from '../../../src/aws/credential-set.ts';
+import { type AwsCredentialSet, credentialFingerprint, type KeysCredentialSet, secretValues } from '../../../src/aws/credential-set.ts';
 
 const BASE: AwsCredentialSet = {
   accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
@@ -31,7 +31,7 @@ describe('credentialFingerprint', () => {
     expect(credentialFingerprint(rotated)).to.not.equal(credentialFingerprint(BASE));
   });
 
-  const changes: Array<[keyof AwsCredentialSet, string]> = [
+  const changes: Array<[keyof KeysCredentialSet, string]> = [
     ['accessKeyId', 'AKIAI44QH8DHBEXAMPLE'],
     ['secretAccessKey', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEZ'],
     ['sessionToken', 'IQoJb3JpZ2luX2VjOTHERSESSIONTOKEN'],

