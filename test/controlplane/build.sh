@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, etcd and kubectl from Go modules into a cache keyed by version, once.
 # Prints the folder that holds the three binaries as its last line of stdout.
-# Also builds test/tools/statuscheck through statuscheck.sh (its own cache key; that script prints
-# the tool's path).
+# Also builds test/tools/statuscheck through statuscheck.sh and helm through helm.sh (each with its
+# own cache key; those scripts print the tool's path).
 #
 #   KUBEBUILDER_ASSETS=/path   use binaries that are already there (as envtest users have)
 #   ECR_OPERATOR_CACHE=/path   where to cache builds (default: ~/.cache/ecr-operator)
@@ -19,16 +19,18 @@ die() { log "error: $*"; exit 1; }
 
 has_all() { local d=$1 b; for b in "${binaries[@]}"; do [ -x "$d/$b" ] || return 1; done; }
 
-# The status tool first, so a cached control plane still leaves it built. Its path goes to stderr:
+# The status tool and helm first, so a cached control plane still leaves them built. Their paths go to stderr:
 # callers read this script's last stdout line as the control plane's folder.
 build_statuscheck() { bash "$here/statuscheck.sh" >&2 || die "building test/tools/statuscheck failed (see above)"; }
+build_helm() { bash "$here/helm.sh" >&2 || die "building helm failed (see above)"; }
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   has_all "$KUBEBUILDER_ASSETS" || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks one of: ${binaries[*]}"
-  if command -v go >/dev/null 2>&1; then build_statuscheck; else log "Go is not installed: test/tools/statuscheck not built"; fi
+  if command -v go >/dev/null 2>&1; then build_statuscheck; build_helm; else log "Go is not installed: test/tools/statuscheck and helm not built"; fi
   printf '%s\n' "$KUBEBUILDER_ASSETS"; exit 0
 fi
 build_statuscheck
+build_helm
 
 cache_root=${ECR_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ecr-operator}
 key="k8s-v${KUBERNETES_VERSION}-etcd-v${ETCD_VERSION}"

@@ -132,12 +132,16 @@ describe('ImageImport status size', function () {
     expect(again, 'the same images give the same status').to.deep.equal(before);
 
     // The operator logs what the status would have taken uncut.
-    const cutLog = operator
-      .logs()
-      .split('\n')
-      .filter((line) => line.includes('status cut to its size budget') && line.includes(namespace))
-      .map((line) => JSON.parse(line) as { fullBytes: number; bytes: number });
-    expect(cutLog.length, 'a log line per cycle').to.equal(2);
+    // The line may follow the status write the test saw: wait for it.
+    const cutLog = await eventually(() => {
+      const lines = operator
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('status cut to its size budget') && line.includes(namespace))
+        .map((line) => JSON.parse(line) as { fullBytes: number; bytes: number });
+      expect(lines.length, 'a log line per cycle').to.equal(2);
+      return lines;
+    });
     expect(cutLog[0]!.bytes).to.equal(statusBytes);
     expect(cutLog[0]!.fullBytes, 'uncut, more than etcd takes').to.be.above(1.5 * 1024 * 1024);
     const cut = (field: string) => (status.tags ?? []).filter((t) => t.truncatedFields?.includes(field as never)).length;
