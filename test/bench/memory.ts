@@ -6,10 +6,12 @@ export interface MemorySample {
   atMs: number;
   rssBytes: number;
   hwmBytes: number;
+  /** The anonymous part of RSS (heap, malloc, stacks): what the process allocated, as opposed to mapped files such as the node binary. */
+  anonBytes: number;
 }
 
-/** VmRSS and VmHWM of a process from /proc/<pid>/status, or undefined once it has gone. */
-export function readProcessMemory(pid: number): { rssBytes: number; hwmBytes: number } | undefined {
+/** VmRSS, VmHWM and RssAnon of a process from /proc/<pid>/status, or undefined once it has gone. */
+export function readProcessMemory(pid: number): { rssBytes: number; hwmBytes: number; anonBytes: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -17,7 +19,7 @@ export function readProcessMemory(pid: number): { rssBytes: number; hwmBytes: nu
     return undefined;
   }
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) * 1024;
-  return { rssBytes: kib('VmRSS'), hwmBytes: kib('VmHWM') };
+  return { rssBytes: kib('VmRSS'), hwmBytes: kib('VmHWM'), anonBytes: kib('RssAnon') };
 }
 
 /** Samples a process's memory every `intervalMs` (250 ms) so phases can ask for their peak and their settled figure. */
@@ -39,16 +41,29 @@ export class MemorySampler {
   }
 
   /** Peak RSS between two times, and the RSS at the end of the window (the settled figure). */
-  window(fromMs: number, toMs: number): { peakRssMiB: number; lastRssMiB: number; hwmMiB: number; samples: number } | undefined {
+  window(fromMs: number, toMs: number): { peakRssMiB: number; lastRssMiB: number; lastAnonMiB: number; hwmMiB: number; samples: number } | undefined {
     const inside = this.samples.filter((s) => s.atMs >= fromMs && s.atMs <= toMs);
     if (inside.length === 0) return undefined;
     const last = inside[inside.length - 1]!;
     return {
       peakRssMiB: mib(Math.max(...inside.map((s) => s.rssBytes))),
       lastRssMiB: mib(last.rssBytes),
+      lastAnonMiB: mib(last.anonBytes),
       hwmMiB: mib(last.hwmBytes),
       samples: inside.length,
     };
+  }
+
+  /** RSS and its anonymous part about every `stepMs` between two times, as [seconds after fromMs, RSS MiB, anon MiB]: where memory grows. */
+  trace(fromMs: number, toMs: number, stepMs = 1000): Array<[number, number, number]> {
+    const out: Array<[number, number, number]> = [];
+    let nextMs = fromMs;
+    for (const s of this.samples) {
+      if (s.atMs < nextMs || s.atMs > toMs) continue;
+      out.push([Math.round((s.atMs - fromMs) / 100) / 10, mib(s.rssBytes), mib(s.anonBytes)]);
+      nextMs = s.atMs + stepMs;
+    }
+    return out;
   }
 }
 

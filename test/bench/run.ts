@@ -1,29 +1,34 @@
 /**
  * `npm run bench`: figures for issue 6 (convergence, calls, steady-state writes, rotation, imports,
- * memory), measured against a bare-client denominator on the same control plane in the same run.
+ * memory) and issue 11 (one ClusterEcrRegistry fanning out to many namespaces), each measured against
+ * a bare-client denominator on the same control plane in the same run.
  * Starts its own control plane, ECR emulator and operator process, and stops all of them.
  * Sizes: see BENCH_HELP (settings.ts). Prints a JSON report (also written to a file) and a summary.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ControlPlane, startControlPlane } from '../support/controlplane/index.ts';
 import { freePort } from '../support/controlplane/ports.ts';
 import { EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { diffCounts, requestCounts } from './apiserver-metrics.ts';
-import { bareWrites } from './bare-writes.ts';
+import { bareFanoutWrites, bareWrites } from './bare-writes.ts';
 import { createFleet, registryPath, waitForFleet } from './fleet.ts';
 import { cpuMeter } from './cpu.ts';
 import { deploymentEnv } from './deployment-env.ts';
+import { createFanout, createFanoutRegistry, waitForFanout } from './fanout.ts';
 import { createImports, waitForImports } from './imports.ts';
 import { bareNodeFloor, heapFigures, MemorySampler, mib } from './memory.ts';
 import { buildImageLayout, type ImageLayout } from '../support/dockerfile.ts';
 import { OperatorProcess, REPOSITORY_ROOT } from '../support/operator-process.ts';
 import { measureRotationWave } from './rotation.ts';
-import { BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
+import { ALL_SCENARIOS, BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
 import { summarize } from './summary.ts';
+
+/** The reconciler's default fan-out when it writes a ClusterEcrRegistry's namespaces (writeConcurrency in src/clusterregistry/reconciler.ts). */
+const RECONCILER_WRITE_CONCURRENCY = 16;
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -79,14 +84,20 @@ async function main(): Promise<number> {
   return failure ? 1 : 0;
 }
 
+/** The operator as shipped: the Dockerfile's bundle and ENTRYPOINT, with the image's and the Deployment's env. */
+interface Shipped {
+  entry: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
 async function runScenarios(settings: BenchSettings, running: Running, report: Record<string, unknown>): Promise<void> {
-  const timeoutMs = settings.timeoutSeconds * 1000;
   const floor = await bareNodeFloor(process.execPath);
   report.bareNodeFloor = floor;
   log(`bare Node floor: ${floor.hwmMiB} MiB`);
 
   // The operator as shipped: the Dockerfile's own build (the bundle) and ENTRYPOINT (its Node flags).
-  let shipped: { entry: string[]; cwd: string; env: Record<string, string> } | undefined;
+  let shipped: Shipped | undefined;
   if (!settings.fromSource) {
     log('building the image layout from the Dockerfile (npm ci, npm run build)');
     const startedMs = Date.now();
@@ -98,12 +109,65 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
     report.imageLayoutBuildMs = Date.now() - startedMs;
   }
 
-  log('starting the control plane and the ECR emulator');
+  if (ALL_SCENARIOS.some((s) => s !== 'fanout' && settings.scenarios.has(s))) await runFleetScenarios(settings, shipped, running, report, floor.hwmMiB);
+  if (settings.scenarios.has('fanout')) {
+    // A control plane, emulator and operator of its own, so neither side's objects weigh on the other's figures.
+    await stopStack(running);
+    await runFanoutScenario(settings, shipped, running, report);
+  }
+}
+
+/** A fresh control plane and ECR emulator, recorded in `running` so teardown stops them. */
+async function startStack(running: Running): Promise<{ controlPlane: ControlPlane; emulator: EcrEmulator; kubeConfig: KubeConfig }> {
   const controlPlane = await startControlPlane();
   running.controlPlane = controlPlane;
   const emulator = await EcrEmulator.start();
   running.emulator = emulator;
-  const kubeConfig = controlPlane.kubeConfig();
+  return { controlPlane, emulator, kubeConfig: controlPlane.kubeConfig() };
+}
+
+/** The operator process as shipped (or from source), with a memory sampler, recorded in `running`. */
+async function startOperator(settings: BenchSettings, shipped: Shipped | undefined, controlPlane: ControlPlane, emulator: EcrEmulator, running: Running, report: Record<string, unknown>): Promise<{ operator: OperatorProcess; sampler: MemorySampler }> {
+  const operator = await OperatorProcess.start({
+    kubeconfigPath: controlPlane.kubeconfigPath,
+    allowedEndpoints: [emulator.url],
+    ...(shipped ?? {}),
+    flags: ['--leader-elect=false', `--workers=${settings.workers}`, '--log-level=warn'],
+    metricsPort: await freePort(),
+    healthPort: await freePort(),
+    logPath: path.join(os.tmpdir(), `bench-operator-${Date.now()}.log`),
+  });
+  running.operator = operator;
+  const sampler = new MemorySampler(operator.pid);
+  running.sampler = sampler;
+  report.operatorCommand ??= `${operator.commandLine()}${shipped ? ` (in the Dockerfile's image layout, with the image's and the Deployment's env ${JSON.stringify(shipped.env)})` : ' (from source)'}`;
+  return { operator, sampler };
+}
+
+/** A quiet window with no bench requests but two /metrics reads: what the operator writes and calls when nothing changes. */
+async function measureQuiet(kubeConfig: KubeConfig, emulator: EcrEmulator, operator: OperatorProcess, sampler: MemorySampler, seconds: number) {
+  const quietBefore = await requestCounts(kubeConfig);
+  const ecrQuietBefore = emulator.counters();
+  const fromMs = Date.now();
+  await sleep(seconds * 1000);
+  operator.assertRunning();
+  const quietAfter = await requestCounts(kubeConfig);
+  const ecrQuietAfter = emulator.counters();
+  const heap = heapFigures(await operator.metricsText());
+  return {
+    seconds,
+    apiserverRequests: diffCounts(quietBefore, quietAfter),
+    ecrCalls: diffRecord(ecrQuietBefore.byAction, ecrQuietAfter.byAction),
+    memory: { ...sampler.window(fromMs, Date.now()), ...heap },
+    note: 'apiserverOwnWrites are kube-apiserver renewing its identity Lease and the kubernetes Service endpoints (the operator runs with --leader-elect=false)',
+  };
+}
+
+/** Scenarios 1-5: a fleet of EcrRegistries on one control plane, with one operator process. */
+async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | undefined, running: Running, report: Record<string, unknown>, floorMiB: number): Promise<void> {
+  const timeoutMs = settings.timeoutSeconds * 1000;
+  log('starting the control plane and the ECR emulator');
+  const { controlPlane, emulator, kubeConfig } = await startStack(running);
   report.controlPlaneStartupMs = controlPlane.startupMs;
 
   // 2. The denominator first, while no operator watches, so nothing reacts to its objects.
@@ -125,21 +189,9 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   // 1. Cold convergence: the operator starts with everything already there.
   const before = await requestCounts(kubeConfig);
   const ecrBefore = emulator.counters();
-  const operator = await OperatorProcess.start({
-    kubeconfigPath: controlPlane.kubeconfigPath,
-    allowedEndpoints: [emulator.url],
-    ...(shipped ?? {}),
-    flags: ['--leader-elect=false', `--workers=${settings.workers}`, '--log-level=warn'],
-    metricsPort: await freePort(),
-    healthPort: await freePort(),
-    logPath: path.join(os.tmpdir(), `bench-operator-${Date.now()}.log`),
-  });
-  running.operator = operator;
+  const { operator, sampler } = await startOperator(settings, shipped, controlPlane, emulator, running, report);
   const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
-  const sampler = new MemorySampler(operator.pid);
-  running.sampler = sampler;
   report.operatorLog = operator.logPath;
-  report.operatorCommand = `${operator.commandLine()}${shipped ? ` (in the Dockerfile's image layout, with the image's and the Deployment's env ${JSON.stringify(shipped.env)})` : ' (from source)'}`;
   log(`scenario 1: operator pid ${operator.pid} started; waiting for convergence`);
   const readyMs = await operator.waitUntilReady();
   let lastLog = 0;
@@ -181,6 +233,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
       ...heap1,
       // Started and synced, before most reconciles: what loading the code costs.
       atReadyz: sampler.window(operator.startedAtMs, operator.startedAtMs + readyMs),
+      trace: sampler.trace(operator.startedAtMs, Date.now()),
     },
   };
   if (report.bare) {
@@ -193,21 +246,7 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   // 3. Steady state: a quiet window with no bench requests but two /metrics reads.
   if (settings.scenarios.has('steady')) {
     log(`scenario 3: quiet for ${settings.quietSeconds} s`);
-    const quietBefore = await requestCounts(kubeConfig);
-    const ecrQuietBefore = emulator.counters();
-    const fromMs = Date.now();
-    await sleep(settings.quietSeconds * 1000);
-    operator.assertRunning();
-    const quietAfter = await requestCounts(kubeConfig);
-    const ecrQuietAfter = emulator.counters();
-    const heap = heapFigures(await operator.metricsText());
-    report.steady = {
-      seconds: settings.quietSeconds,
-      apiserverRequests: diffCounts(quietBefore, quietAfter),
-      ecrCalls: diffRecord(ecrQuietBefore.byAction, ecrQuietAfter.byAction),
-      memory: { ...sampler.window(fromMs, Date.now()), ...heap },
-      note: 'apiserverOwnWrites are kube-apiserver renewing its identity Lease and the kubernetes Service endpoints (the operator runs with --leader-elect=false)',
-    };
+    report.steady = await measureQuiet(kubeConfig, emulator, operator, sampler, settings.quietSeconds);
   }
 
   // 5. Imports over the converged fleet.
@@ -272,22 +311,130 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
   }
 
   report.memorySummary = {
-    bareNodeFloorMiB: floor.hwmMiB,
+    bareNodeFloorMiB: floorMiB,
     operatorPeakRssMiB: mib(Math.max(...sampler.samples.map((s) => s.rssBytes))),
     operatorHwmMiB: mib(sampler.samples[sampler.samples.length - 1]?.hwmBytes ?? Number.NaN),
   };
 }
 
-async function teardown(running: Running): Promise<void> {
+/**
+ * Scenario 6 (issue 11): one ClusterEcrRegistry selecting N labelled namespaces, cold-started like
+ * scenario 1, against the bare client writing the same N Secrets on the same control plane; then a
+ * quiet window. RSS is set against scenario 1's (EcrRegistries) when that ran.
+ */
+async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | undefined, running: Running, report: Record<string, unknown>): Promise<void> {
+  const count = settings.fanoutNamespaces;
+  log('scenario 6 (fanout): starting a control plane and an ECR emulator of its own');
+  const { controlPlane, emulator, kubeConfig } = await startStack(running);
+  log(`scenario 6: creating ${count} labelled namespaces and a credentials Secret (untimed)`);
+  const fanout = await createFanout(kubeConfig, emulator, count);
+
+  // The denominator, while no operator runs: the same Secrets into the same namespaces.
+  const meter = () => cpuMeter({ ...controlPlane.pids(), bench: process.pid });
+  log(`scenario 6: bare client writes ${count} Secrets, one per namespace, concurrency ${settings.workers}`);
+  const bare = await bareFanoutWrites(kubeConfig, fanout.namespaces, settings.workers, meter);
+  // Also at the reconciler's own fan-out (it writes a ClusterEcrRegistry's namespaces 16 at a time), to tell
+  // the operator's overhead from the apiserver's throughput at that concurrency.
+  log(`scenario 6: again at concurrency ${RECONCILER_WRITE_CONCURRENCY}`);
+  const bareWide = await bareFanoutWrites(kubeConfig, fanout.namespaces, RECONCILER_WRITE_CONCURRENCY, meter);
+  log(`bare fan-out writes took ${round(bare.ms / 1000)} s (${round(bareWide.ms / 1000)} s at concurrency ${RECONCILER_WRITE_CONCURRENCY})`);
+
+  await createFanoutRegistry(kubeConfig, emulator, fanout);
+  const before = await requestCounts(kubeConfig);
+  const ecrBefore = emulator.counters();
+  const { operator, sampler } = await startOperator(settings, shipped, controlPlane, emulator, running, report);
+  const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
+  log(`scenario 6: operator pid ${operator.pid} started; waiting for ${count} pull secrets`);
+  const readyMs = await operator.waitUntilReady();
+  let lastLog = 0;
+  const converged = await waitForFanout(kubeConfig, fanout, {
+    timeoutMs: settings.timeoutSeconds * 1000,
+    assertAlive: () => operator.assertRunning(),
+    onWaiting: (status) => {
+      if (Date.now() - lastLog > 5000) {
+        lastLog = Date.now();
+        const counts = status?.namespacesSelected === undefined ? 'no namespace counts in status yet' : `${status.namespacesReady}/${status.namespacesSelected} namespaces ready`;
+        log(`  ${round((Date.now() - operator.startedAtMs) / 1000)} s: ${counts}`);
+      }
+    },
+  });
+  const convergenceMs = converged.convergedAtMs - operator.startedAtMs;
+  const cpuSeconds = convergenceCpu();
+  const requests = diffCounts(before, await requestCounts(kubeConfig));
+  const ecr = diffRecord(ecrBefore.byAction, emulator.counters().byAction);
+  await sleep(5000);
+  const heap = heapFigures(await operator.metricsText());
+  const memory = {
+    ...sampler.window(operator.startedAtMs, Date.now()),
+    ...heap,
+    atReadyz: sampler.window(operator.startedAtMs, operator.startedAtMs + readyMs),
+    trace: sampler.trace(operator.startedAtMs, Date.now()),
+  };
+  log(`fan-out converged in ${round(convergenceMs / 1000)} s (readyz after ${readyMs} ms); GetAuthorizationToken ${ecr.GetAuthorizationToken ?? 0}`);
+
+  log(`scenario 6: quiet for ${settings.quietSeconds} s`);
+  const steady = await measureQuiet(kubeConfig, emulator, operator, sampler, settings.quietSeconds);
+  const peakRssMiB = mib(Math.max(...sampler.samples.map((s) => s.rssBytes)));
+  const ecrRegistries = report.convergence as { registries: number; memory: { peakRssMiB?: number; lastRssMiB?: number } } | undefined;
+  report.fanout = {
+    namespaces: count,
+    operatorLog: operator.logPath,
+    clusterEcrRegistries: 1,
+    bare: {
+      seconds: round(bare.ms / 1000),
+      writes: bare.writes,
+      concurrency: settings.workers,
+      cpuSeconds: bare.cpuSeconds,
+      atReconcilerConcurrency: { seconds: round(bareWide.ms / 1000), concurrency: RECONCILER_WRITE_CONCURRENCY, cpuSeconds: bareWide.cpuSeconds },
+    },
+    convergence: {
+      operatorReadyzMs: readyMs,
+      seconds: round(convergenceMs / 1000),
+      secondsAfterReadyz: round((convergenceMs - readyMs) / 1000),
+      ratioToBare: round(convergenceMs / bare.ms),
+      ratioToBareAfterReadyz: round((convergenceMs - readyMs) / bare.ms),
+      ratioToBareAtReconcilerConcurrency: round(convergenceMs / bareWide.ms),
+      cpuSeconds,
+      getAuthorizationTokenCalls: ecr.GetAuthorizationToken ?? 0,
+      ecrCallsByAction: ecr,
+      pullSecrets: converged.pullSecrets,
+      distinctPullSecretPayloads: converged.distinctPayloads,
+      status: { namespacesSelected: converged.status?.namespacesSelected, namespacesReady: converged.status?.namespacesReady, namespacesFailed: converged.status?.namespacesFailed },
+      benchPolls: converged.polls,
+      apiserverRequests: requests,
+      objectWritesPerNamespace: round(requests.objectWrites / count),
+      note: 'apiserver reads include the bench following the ClusterEcrRegistry (one LIST and WATCH) and one LIST of its pull secrets at the end; writes are the operator alone',
+      memory,
+    },
+    steady,
+    memory: {
+      convergencePeakRssMiB: memory.peakRssMiB,
+      convergenceSettledRssMiB: memory.lastRssMiB,
+      operatorPeakRssMiB: peakRssMiB,
+      ...(ecrRegistries
+        ? { ecrRegistries: ecrRegistries.registries, ecrRegistriesPeakRssMiB: ecrRegistries.memory.peakRssMiB, ecrRegistriesSettledRssMiB: ecrRegistries.memory.lastRssMiB }
+        : {}),
+      note: 'like for like: convergence peaks are from spawn to 5 s after convergence for both kinds; operatorPeakRssMiB adds the quiet window',
+    },
+  };
+}
+
+/** Stops the operator, the emulator and the control plane (not the image layout), so another stack can start. */
+async function stopStack(running: Running): Promise<void> {
   running.sampler?.stop();
   await running.operator?.stop().catch((error: unknown) => log(`stopping the operator: ${String(error)}`));
   await running.emulator?.stop().catch((error: unknown) => log(`stopping the emulator: ${String(error)}`));
   await running.controlPlane?.stop().catch((error: unknown) => log(`stopping the control plane: ${String(error)}`));
-  await running.layout?.remove().catch((error: unknown) => log(`removing the image layout: ${String(error)}`));
+  running.sampler = undefined;
   running.operator = undefined;
-  running.layout = undefined;
   running.emulator = undefined;
   running.controlPlane = undefined;
+}
+
+async function teardown(running: Running): Promise<void> {
+  await stopStack(running);
+  await running.layout?.remove().catch((error: unknown) => log(`removing the image layout: ${String(error)}`));
+  running.layout = undefined;
 }
 
 function diffRecord(before: Record<string, number>, after: Record<string, number>): Record<string, number> {

@@ -2,6 +2,8 @@
 export interface BenchSettings {
   registries: number;
   namespaces: number;
+  /** Namespaces the ClusterEcrRegistry of the fanout scenario selects. */
+  fanoutNamespaces: number;
   /** Registries per credentials Secret (one credential set each). */
   registriesPerCredentials: number;
   imports: number;
@@ -10,7 +12,7 @@ export interface BenchSettings {
   quietSeconds: number;
   rotationRegistries: number;
   rotationLifetimeSeconds: number;
-  /** Scenario names to run: convergence, bare, steady, rotation, imports, memory. */
+  /** Scenario names to run: convergence, bare, steady, rotation, imports, fanout. */
   scenarios: Set<string>;
   timeoutSeconds: number;
   /** Run `node src/main.ts` instead of the image layout the Dockerfile builds (its bundle and Node flags). */
@@ -18,11 +20,12 @@ export interface BenchSettings {
   out?: string;
 }
 
-export const ALL_SCENARIOS = ['convergence', 'bare', 'steady', 'rotation', 'imports'] as const;
+export const ALL_SCENARIOS = ['convergence', 'bare', 'steady', 'rotation', 'imports', 'fanout'] as const;
 
 export const BENCH_HELP = [
   'BENCH_REGISTRIES / --registries        EcrRegistries in scenario 1 (default 1000)',
   'BENCH_NAMESPACES / --namespaces        namespaces they spread over (default 50)',
+  'BENCH_FANOUT_NAMESPACES / --fanout-namespaces   namespaces the fanout scenario\'s one ClusterEcrRegistry selects (default 1000)',
   'BENCH_GROUP / --group                  registries sharing one credentials Secret (default 10)',
   'BENCH_IMPORTS / --imports              ImageImports in scenario 5 (default 500)',
   'BENCH_TAGS / --tags                    tags per ImageImport (default 3)',
@@ -30,7 +33,7 @@ export const BENCH_HELP = [
   'BENCH_QUIET_SECONDS / --quiet-seconds  steady-state window (default 60)',
   'BENCH_ROTATION_REGISTRIES / --rotation-registries   registries in the rotation wave (default 100)',
   'BENCH_ROTATION_LIFETIME / --rotation-lifetime       token lifetime in seconds for the wave (default 60)',
-  'BENCH_SCENARIOS / --scenarios          comma list of convergence,bare,steady,rotation,imports (default all)',
+  'BENCH_SCENARIOS / --scenarios          comma list of convergence,bare,steady,rotation,imports,fanout (default all)',
   'BENCH_TIMEOUT_SECONDS / --timeout-seconds  per-scenario wait limit (default 600)',
   'BENCH_FROM_SOURCE / --from-source     1 runs node src/main.ts instead of the Dockerfile\'s image layout (default 0)',
   'BENCH_OUT / --out                      JSON report path (default <tmp>/bench-report-<time>.json)',
@@ -62,6 +65,7 @@ export function readBenchSettings(argv: readonly string[], env: Readonly<Record<
   return {
     registries: int('registries', 'BENCH_REGISTRIES', 1000),
     namespaces: int('namespaces', 'BENCH_NAMESPACES', 50),
+    fanoutNamespaces: int('fanout-namespaces', 'BENCH_FANOUT_NAMESPACES', 1000),
     registriesPerCredentials: int('group', 'BENCH_GROUP', 10),
     imports: int('imports', 'BENCH_IMPORTS', 500, 0),
     tagsPerImport: int('tags', 'BENCH_TAGS', 3),
