@@ -221,7 +221,11 @@ describe('ServiceAccounts under GitOps apply', function () {
     expect(results['server-side'].imagePullSecretsAtEnd).to.deep.equal([THEIRS, PULL_SECRET]);
     // Client-side apply deletes what its last-applied annotation had and the manifest no longer has:
     // the whole list goes once, the operator puts its entry back once, and later applies change nothing.
-    expect(results['client-side'].writesBy, 'client-side: writes after the field is dropped').to.deep.equal({ [APPLY_STYLES['client-side'].manager]: 1, [OPERATOR]: 1 });
+    // (The apply only removes fields: when it lands in the same second as its earlier managedFields
+    // entry, nothing names its manager, so it is counted, not attributed.)
+    const writes = results['client-side'].writesBy;
+    expect(writes[OPERATOR], 'client-side: the operator restores its entry once').to.equal(1);
+    expect(Object.values(writes).reduce((sum, n) => sum + n, 0), `client-side: writes after the field is dropped ${JSON.stringify(writes)}`).to.equal(2);
     expect(results['client-side'].imagePullSecretsAtEnd).to.deep.equal([PULL_SECRET]);
   });
 
