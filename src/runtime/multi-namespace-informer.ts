@@ -7,7 +7,7 @@ import type { IndexFunction, Informer, InformerHandler } from './informer.ts';
  */
 export type SharedInformer<T extends KubernetesObject> = Pick<
   Informer<T>,
-  'name' | 'on' | 'onAdd' | 'onUpdate' | 'onDelete' | 'start' | 'stop' | 'hasSynced' | 'waitForSync' | 'get' | 'list' | 'addIndex' | 'byIndex'
+  'name' | 'on' | 'start' | 'stop' | 'hasSynced' | 'waitForSync' | 'get' | 'list' | 'addIndex' | 'byIndex'
 >;
 
 /**
@@ -37,24 +37,6 @@ export class MultiNamespaceInformer<T extends KubernetesObject> implements Share
     return () => {
       for (const unsubscribe of unsubscribes) unsubscribe();
     };
-  }
-
-  onAdd(fn: (object: T) => void): () => void {
-    return this.on((event) => {
-      if (event.type === 'ADDED') fn(event.object);
-    });
-  }
-
-  onUpdate(fn: (object: T, old: T) => void): () => void {
-    return this.on((event) => {
-      if (event.type === 'MODIFIED' && event.old) fn(event.object, event.old);
-    });
-  }
-
-  onDelete(fn: (object: T) => void): () => void {
-    return this.on((event) => {
-      if (event.type === 'DELETED') fn(event.object);
-    });
   }
 
   start(): void {
