@@ -221,11 +221,15 @@ export class LeaderElector {
       }
     }
 
-    this.#lastAttemptOk = true;
     const record = recordOf(current.spec);
     this.#observe(current);
     const heldByOther = record.holderIdentity !== '' && record.holderIdentity !== this.identity;
-    if (heldByOther && this.#observedAtMs + record.leaseDurationSeconds * 1000 > this.#clock.monotonicNow()) return false;
+    if (heldByOther && this.#observedAtMs + record.leaseDurationSeconds * 1000 > this.#clock.monotonicNow()) {
+      // A standby that reads a valid Lease held by another is doing its job. One taking a free Lease
+      // is not a standby until its write has answered (/readyz reports this).
+      this.#lastAttemptOk = true;
+      return false;
+    }
 
     const nowMs = this.#clock.now();
     const renewing = record.holderIdentity === this.identity;
@@ -242,6 +246,7 @@ export class LeaderElector {
     } catch (error) {
       if (isConflict(error)) {
         this.#logger.debug('Lease changed under us; will read it again');
+        this.#lastAttemptOk = true;
         return false;
       }
       return this.#failed(renewing ? 'cannot renew the Lease' : 'cannot take the Lease', error);

@@ -328,6 +328,22 @@ describe('LeaderElector', () => {
     await b.elector.stop();
   });
 
+  it('does not call itself a standby while its write taking a released Lease is still in flight', async () => {
+    // A leader that stopped with SIGTERM left the Lease released (no holder). /readyz reads
+    // lastAttemptSucceeded() to say "ok: standby"; the replica taking the Lease is not one.
+    api.seed({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 3 });
+    api.latencyMs.replace = 500;
+    const b = candidate(api, clock, 'b');
+    await settle();
+    expect(api.calls).to.deep.equal(['read', 'replace']);
+    expect(b.elector.lastAttemptSucceeded(), 'while the replace is in flight').to.equal(false);
+    await clock.advanceAsync(500);
+    expect(b.elector.isLeader()).to.equal(true);
+    expect(b.elector.lastAttemptSucceeded()).to.equal(true);
+    api.latencyMs.replace = 0;
+    await b.elector.stop();
+  });
+
   it('refuses timings where the leader could outlive its Lease', () => {
     expect(() => candidate(api, clock, 'a', { renewDeadlineMs: 15_000 })).to.throw(/leaseDuration must be longer than renewDeadline/);
     expect(() => candidate(api, clock, 'a', { retryPeriodMs: 10_000 })).to.throw(/renewDeadline must be longer than retryPeriod/);
