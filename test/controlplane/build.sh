@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and kubectl from Go modules into a cache keyed by version, once.
-# Prints the folder that holds the three binaries as its last line of stdout.
-# Also builds test/tools/statuscheck through statuscheck.sh and helm through helm.sh (each with its
-# own cache key; those scripts print the tool's path).
+# Builds kube-apiserver, etcd and kubectl from Go modules into a cache keyed by version, once, for
+# the control planes pinned in versions.env (CONTROL_PLANES).
+#
+#   build.sh             the first (default) control plane; prints its bin folder as the last stdout line
+#   build.sh 1.37.2      that Kubernetes version's control plane (it must be in CONTROL_PLANES)
+#   build.sh --all       every control plane, oldest first; prints each bin folder
+#
+# Every form first builds the test world's tools (TOOLS below: statuscheck.sh, helm.sh, ...), each
+# with its own cache key; their paths go to stderr, so the last stdout line stays the control plane's.
 #
 #   KUBEBUILDER_ASSETS=/path   use binaries that are already there (as envtest users have)
 #   ECR_OPERATOR_CACHE=/path   where to cache builds (default: ~/.cache/ecr-operator)
@@ -13,31 +18,47 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
+TOOLS=(statuscheck helm crane promtool)
 binaries=(kube-apiserver etcd kubectl)
 log() { printf 'controlplane: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 has_all() { local d=$1 b; for b in "${binaries[@]}"; do [ -x "$d/$b" ] || return 1; done; }
+build_tools() {
+  local tool
+  for tool in "${TOOLS[@]}"; do bash "$here/$tool.sh" >&2 || die "building $tool failed (see above)"; done
+}
 
-# The status tool and helm first, so a cached control plane still leaves them built. Their paths go to stderr:
-# callers read this script's last stdout line as the control plane's folder.
-build_statuscheck() { bash "$here/statuscheck.sh" >&2 || die "building test/tools/statuscheck failed (see above)"; }
-build_helm() { bash "$here/helm.sh" >&2 || die "building helm failed (see above)"; }
+# Which control planes: "kubernetes/etcd" pairs from CONTROL_PLANES.
+read -r -a planes <<<"$CONTROL_PLANES"
+[ "${#planes[@]}" -gt 0 ] || die "versions.env names no CONTROL_PLANES"
+case "${1:-}" in
+  --all) selected=("${planes[@]}") ;;
+  "") selected=("${planes[0]}") ;;
+  *)
+    selected=()
+    for plane in "${planes[@]}"; do [ "${plane%%/*}" = "$1" ] && selected=("$plane"); done
+    [ "${#selected[@]}" -eq 1 ] || die "Kubernetes $1 is not one of the pinned control planes: $CONTROL_PLANES (test/controlplane/versions.env)"
+    ;;
+esac
 
 if [ -n "${KUBEBUILDER_ASSETS:-}" ]; then
   has_all "$KUBEBUILDER_ASSETS" || die "KUBEBUILDER_ASSETS=$KUBEBUILDER_ASSETS lacks one of: ${binaries[*]}"
-  if command -v go >/dev/null 2>&1; then build_statuscheck; build_helm; else log "Go is not installed: test/tools/statuscheck and helm not built"; fi
+  if command -v go >/dev/null 2>&1; then build_tools; else log "Go is not installed: the test world's tools (${TOOLS[*]}) are not built"; fi
   printf '%s\n' "$KUBEBUILDER_ASSETS"; exit 0
 fi
-build_statuscheck
-build_helm
+build_tools
 
+# Builds one control plane (in a subshell, so its traps and variables stay its own) and prints its folder.
+build_plane() (
+KUBERNETES_VERSION=${1%%/*}
+ETCD_VERSION=${1#*/}
 cache_root=${ECR_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ecr-operator}
 key="k8s-v${KUBERNETES_VERSION}-etcd-v${ETCD_VERSION}"
 out="$cache_root/controlplane/$key"
 if has_all "$out/bin"; then printf '%s\n' "$out/bin"; exit 0; fi
 
-command -v go >/dev/null 2>&1 || die "Go is not installed: install Go 1.24+ (https://go.dev/dl) or set KUBEBUILDER_ASSETS to a folder with ${binaries[*]}"
+command -v go >/dev/null 2>&1 || die "Go is not installed: install Go 1.26+ (https://go.dev/dl) or set KUBEBUILDER_ASSETS to a folder with ${binaries[*]}"
 command -v flock >/dev/null 2>&1 || die "flock is missing: install util-linux"
 
 mkdir -p "$cache_root/controlplane"
@@ -98,3 +119,6 @@ rm -rf "$out"; mkdir -p "$out"
 mv "$work/bin" "$out/bin"
 log "built $key in $(( $(date +%s) - started ))s into $out/bin"
 printf '%s\n' "$out/bin"
+)
+
+for plane in "${selected[@]}"; do build_plane "$plane"; done

@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ControlPlane, startControlPlane } from '../support/controlplane/index.ts';
+import { type ControlPlane, selectedKubernetesVersion, startControlPlane } from '../support/controlplane/index.ts';
 import { freePort } from '../support/controlplane/ports.ts';
 import { EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { type EmulatorImage, pushDemoBuild } from './images.ts';
@@ -150,7 +150,7 @@ async function startEverything(demo: Demo, settings: DemoSettings): Promise<Star
   const step = (n: number, text: string) => say(`[${n}/5] ${text}`);
   const detail = (text: string) => say(`      ${text}`);
 
-  step(1, 'Starting a Kubernetes control plane: etcd and kube-apiserver v1.34.4 (built from Go modules on the first run, about 15 minutes; cached after that).');
+  step(1, `Starting a Kubernetes control plane: etcd and kube-apiserver v${selectedKubernetesVersion()} (built from Go modules on the first run, about 15 minutes; cached after that).`);
   const controlPlane = await startControlPlane({ keepTempDir: settings.keepFiles });
   demo.controlPlane = controlPlane;
   detail(`${controlPlane.server} ready in ${(controlPlane.startupMs / 1000).toFixed(1)}s, with the CRDs from crds/ installed`);

@@ -13,7 +13,7 @@ import { type AccessKey, EcrEmulator, type PushedImage } from '../support/ecr-em
 import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
 import { eventually } from '../support/eventually.ts';
 import { adminClients, getRegistry, pullSecretPassword, readSecret, readyCondition } from '../support/fixtures.ts';
-import { buildImageLayout, type ImageLayout } from '../support/dockerfile.ts';
+import { type ImageLayout, sharedImageLayout } from '../support/dockerfile.ts';
 import { forbiddenLines, killAllOperatorProcesses, type OperatorProcess, startOperatorProcess } from './support/operator-process.ts';
 import { samplesOf, scrape } from './support/prometheus.ts';
 import {
@@ -68,7 +68,7 @@ describe('the operator installed from deploy/, started as its container would be
   before(async function () {
     this.timeout(300_000);
     const startedMs = Date.now();
-    layout = await buildImageLayout({ contextDir: REPOSITORY_ROOT });
+    layout = await sharedImageLayout(REPOSITORY_ROOT);
     figures.push(`image layout from the Dockerfile: ${Date.now() - startedMs} ms (${layout.runTimings.map((r) => `${r.command}: ${r.ms} ms`).join('; ')})`);
     tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ecr-operator-e2e-'));
     emulator = await EcrEmulator.start({ tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS });

@@ -8,7 +8,7 @@ import {
   NAMESPACE_NAME_LABEL,
 } from '../../src/api/cluster-ecr-registry.ts';
 import { API_GROUP, CLUSTER_ECR_REGISTRY, GROUP_VERSION } from '../../src/api/group.ts';
-import { type KubectlResult, REPOSITORY_CRD_DIR } from '../support/controlplane/index.ts';
+import { celRuleFailure, type KubectlResult, REPOSITORY_CRD_DIR } from '../support/controlplane/index.ts';
 import { testEnv } from '../support/env.ts';
 
 // ClusterEcrRegistry admission, spoken to the real apiserver through the real kubectl, as in
@@ -128,7 +128,7 @@ describe('admission of ClusterEcrRegistry by the real apiserver', () => {
         const result = await create(clusterRegistry(`empty-selector-${index}`, { namespaceSelector }));
         expectRejected(
           result,
-          'spec.namespaceSelector: Invalid value: "object": an empty spec.namespaceSelector selects nothing here',
+          celRuleFailure('spec.namespaceSelector', namespaceSelector, 'an empty spec.namespaceSelector selects nothing here'),
           'To select every namespace, write namespaceSelector: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: Exists}]}',
         );
       }
@@ -187,13 +187,13 @@ describe('admission of ClusterEcrRegistry by the real apiserver', () => {
 
     it('rejects the operator\'s own label and annotation keys on the pull secret, and accepts others', async () => {
       const managedBy = await create(clusterRegistry('own-label', { pullSecret: { labels: { 'app.kubernetes.io/managed-by': 'me', team: 'a' } } }));
-      expectRejected(managedBy, 'spec.pullSecret.labels: Invalid value: "object": pullSecret.labels must not set app.kubernetes.io/managed-by');
+      expectRejected(managedBy, celRuleFailure('spec.pullSecret.labels', {}, 'pullSecret.labels must not set app.kubernetes.io/managed-by'));
       for (const [index, key] of ['ecr.pullsecrets.io/owner', 'sub.ecr.pullsecrets.io/x'].entries()) {
         const result = await create(clusterRegistry(`own-label-domain-${index}`, { pullSecret: { labels: { [key]: 'x' } } }));
-        expectRejected(result, 'spec.pullSecret.labels: Invalid value: "object": pullSecret.labels must not set keys under ecr.pullsecrets.io/');
+        expectRejected(result, celRuleFailure('spec.pullSecret.labels', {}, 'pullSecret.labels must not set keys under ecr.pullsecrets.io/'));
       }
       const annotations = await create(clusterRegistry('own-annotation', { pullSecret: { annotations: { 'ecr.pullsecrets.io/expires-at': 'never' } } }));
-      expectRejected(annotations, 'spec.pullSecret.annotations: Invalid value: "object": pullSecret.annotations must not set keys under ecr.pullsecrets.io/');
+      expectRejected(annotations, celRuleFailure('spec.pullSecret.annotations', {}, 'pullSecret.annotations must not set keys under ecr.pullsecrets.io/'));
       const managedByAnnotation = await create(clusterRegistry('own-annotation-managed-by', { pullSecret: { annotations: { 'app.kubernetes.io/managed-by': 'me' } } }));
       expectRejected(managedByAnnotation, 'pullSecret.annotations must not set app.kubernetes.io/managed-by');
 
@@ -223,7 +223,11 @@ describe('admission of ClusterEcrRegistry by the real apiserver', () => {
       const result = await create(clusterRegistry('refresh-11h', { refresh: { refreshBefore: '11h' } }));
       expectRejected(
         result,
-        'spec.refresh.refreshBefore: Invalid value: "string": refresh.refreshBefore must be between 1m and 10h (ECR tokens live 12 hours, and a token is never replaced before a tenth of its life)',
+        celRuleFailure(
+          'spec.refresh.refreshBefore',
+          '11h',
+          'refresh.refreshBefore must be between 1m and 10h (ECR tokens live 12 hours, and a token is never replaced before a tenth of its life)',
+        ),
       );
       expectAccepted(await create(clusterRegistry('refresh-10h', { refresh: { refreshBefore: '10h' } })));
     });

@@ -5,12 +5,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { apiErrorMessage, apiStatusCode } from '../support/controlplane/index.ts';
+import { apiErrorMessage, apiStatusCode, selectedKubernetesVersion } from '../support/controlplane/index.ts';
 import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
 import { eventually } from '../support/eventually.ts';
 
 const fixtures = path.join(import.meta.dirname, 'fixtures');
-const KUBERNETES_VERSION = 'v1.34.4';
+/** The control plane this run selected (test/controlplane/versions.env, ECR_TEST_KUBERNETES). */
+const KUBERNETES_VERSION = `v${selectedKubernetesVersion()}`;
 
 /** Runs `fn` and returns what it threw, failing the test if it did not throw. */
 async function thrownBy(fn: () => Promise<unknown>): Promise<unknown> {

@@ -143,6 +143,24 @@ export async function buildImageLayout(options: BuildOptions): Promise<ImageLayo
   }
 }
 
+const shared = new Map<string, Promise<ImageLayout>>();
+
+/**
+ * The repository's image layout, built once per test process and shared by every suite in it (the
+ * e2e files each need it; `npm ci --omit=dev` is most of a minute on two cores). Its remove() does
+ * nothing: the folder goes when the process exits, with the harness's other temp folders.
+ */
+export function sharedImageLayout(contextDir: string): Promise<ImageLayout> {
+  let layout = shared.get(contextDir);
+  if (layout === undefined) {
+    layout = buildImageLayout({ contextDir }).then((built) => ({ ...built, remove: async () => {} }));
+    // A failed build is not cached: the next suite tries again and reports its own error.
+    layout.catch(() => shared.delete(contextDir));
+    shared.set(contextDir, layout);
+  }
+  return layout;
+}
+
 /** Instructions with continuation lines joined and comments dropped. */
 export function parseDockerfile(text: string): Instruction[] {
   const instructions: Instruction[] = [];

@@ -63,6 +63,12 @@ export class ApiServer {
     });
   }
 
+  /** Waits until /readyz answers 200 again (after etcd came back, say). */
+  async waitUntilReady(): Promise<void> {
+    if (this.process === undefined) throw new Error('kube-apiserver has not started');
+    await this.process.waitUntilReady(() => this.ready(), { timeoutMs: this.options.startTimeoutMs, intervalMs: 200 });
+  }
+
   /** Waits until an anonymous client can read the issuer's discovery document (after publishIssuerDiscovery()). */
   async waitUntilIssuerPublic(): Promise<void> {
     if (this.process === undefined) throw new Error('kube-apiserver has not started');
@@ -87,6 +93,9 @@ export class ApiServer {
       `--etcd-servers=${this.options.etcdUrl}`,
       `--cert-dir=${path.join(this.options.workDir, 'apiserver-certs')}`,
       '--advertise-address=127.0.0.1',
+      // No controller-manager or nodes here, so nothing needs the `kubernetes` Service's endpoints; and
+      // from 1.37 the endpoint reconciler refuses a loopback advertise address.
+      '--endpoint-reconciler-type=none',
       '--bind-address=127.0.0.1',
       `--secure-port=${this.securePort}`,
       `--tls-cert-file=${certs.servingCertPath}`,

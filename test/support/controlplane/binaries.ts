@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { selectedKubernetesVersion } from './versions.ts';
 
 export interface Binaries {
   dir: string;
@@ -12,12 +13,13 @@ export interface Binaries {
 const buildScript = path.resolve(import.meta.dirname, '../../controlplane/build.sh');
 
 /**
- * Finds kube-apiserver, etcd and kubectl through test/controlplane/build.sh, which honours
- * KUBEBUILDER_ASSETS, reuses its cache, or builds them once (about 15 minutes cold).
+ * Finds kube-apiserver, etcd and kubectl of the selected Kubernetes version (ECR_TEST_KUBERNETES, or
+ * the first pinned one) through test/controlplane/build.sh, which honours KUBEBUILDER_ASSETS, reuses
+ * its cache, or builds them once (about 15 minutes cold).
  * On failure the error is the script's own one-line explanation.
  */
-export async function locateBinaries(): Promise<Binaries> {
-  const { code, stdout, stderr } = await runBuildScript();
+export async function locateBinaries(kubernetesVersion = selectedKubernetesVersion()): Promise<Binaries> {
+  const { code, stdout, stderr } = await runBuildScript(kubernetesVersion);
   if (code !== 0) {
     const lines = stderr.trimEnd().split('\n');
     // The first error line is the specific one; later ones only say "(see above)".
@@ -42,9 +44,9 @@ export async function locateBinaries(): Promise<Binaries> {
   return binaries;
 }
 
-function runBuildScript(): Promise<{ code: number; stdout: string; stderr: string }> {
+function runBuildScript(kubernetesVersion: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [buildScript], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [buildScript, kubernetesVersion], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let pending = '';

@@ -16,6 +16,7 @@ export class Etcd {
   private readonly options: EtcdOptions;
   private process: ManagedProcess | undefined;
   private clientPort = 0;
+  private peerPort = 0;
 
   constructor(options: EtcdOptions) {
     this.options = options;
@@ -30,12 +31,15 @@ export class Etcd {
     return this.process;
   }
 
+  /** Picks free ports the first time; later starts (restarts) reuse them and the data folder, so the apiserver reconnects. */
   async start(): Promise<void> {
-    this.clientPort = await freePort();
-    const peerPort = await freePort();
+    if (this.clientPort === 0) {
+      this.clientPort = await freePort();
+      this.peerPort = await freePort();
+    }
     await assertPortFree(this.clientPort);
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-    this.process = new ManagedProcess({
+    const peerUrl = `http://127.0.0.1:${this.peerPort}`;
+    this.process ??= new ManagedProcess({
       name: 'etcd',
       binary: this.options.binary,
       logPath: path.join(this.options.workDir, 'etcd.log'),

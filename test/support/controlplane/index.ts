@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,8 @@ export type { Binaries } from './binaries.ts';
 export type { KubectlOptions, KubectlResult } from './kubectl.ts';
 export { ISSUER_DISCOVERY_BINDING, OIDC_DISCOVERY_PATH, OIDC_JWKS_PATH } from './issuer-discovery.ts';
 export type { ServiceAccountKubeConfig, ServiceAccountTokenOptions } from './service-account.ts';
+export { celRuleFailure } from './cel-messages.ts';
+export { minorOf, pinnedControlPlanes, selectedKubernetesVersion } from './versions.ts';
 
 /** The repository's CRDs, installed by default at start. */
 export const REPOSITORY_CRD_DIR = path.resolve(import.meta.dirname, '../../../crds');
@@ -190,6 +193,22 @@ export class ControlPlane {
   async startApiServer(): Promise<void> {
     await this.startedApiServer().start();
     await waitUntilServed(this.kubeConfig(), [...this.crds.values()]);
+  }
+
+  /**
+   * Stops etcd and starts it again on the same ports with the same data, for fault tests; the apiserver
+   * keeps running and reconnects. Resolves once etcd is healthy and the apiserver is ready again.
+   */
+  async restartEtcd(): Promise<void> {
+    await this.etcd.stop();
+    await this.etcd.start();
+    await this.startedApiServer().waitUntilReady();
+  }
+
+  /** The apiserver's serving certificate and key (PEM; SAN 127.0.0.1, signed by caCertPem), for a test proxy standing in for it. */
+  servingCertificate(): { certPem: string; keyPem: string } {
+    if (this.certificates === undefined) throw new Error('the control plane has not started');
+    return { certPem: readFileSync(this.certificates.servingCertPath, 'utf8'), keyPem: readFileSync(this.certificates.servingKeyPath, 'utf8') };
   }
 
   /** The pids of etcd and kube-apiserver while they run (for the benchmark's CPU and memory figures). */
