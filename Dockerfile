@@ -6,8 +6,16 @@
 # ENTRYPOINT lines (test/support/dockerfile.ts) and runs the operator with the same command;
 # `npm run bench` measures that same layout.
 
+# The base image is pinned by tag (readable) and by digest (immutable: a tag is rebuilt and moved when
+# Debian or Node.js ship fixes). Both stages use the same one. To update it, pick the new tag and
+# resolve its multi-architecture index digest, then replace both FROM lines:
+#   crane digest node:24.21.0-bookworm-slim     (or: docker buildx imagetools inspect node:<tag>)
+# and keep the `node` devDependency in package.json on the same Node.js version.
+# `npm run image` (deploy/image/build.sh) builds the same operator into a distroless-style image
+# without Docker.
+
 # Build: the locked dependencies, dev tools included (esbuild), then the bundle.
-FROM node:24.21.0-bookworm-slim AS build
+FROM node:24.21.0-bookworm-slim@sha256:d6aa754f16b3197301076f047b5def2f02ea1dbbc2ca920407d46d7ec7f87b20 AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # No install script is needed to bundle: esbuild runs from its platform package.
@@ -15,7 +23,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY src ./src
 RUN npm run build
 
-FROM node:24.21.0-bookworm-slim
+FROM node:24.21.0-bookworm-slim@sha256:d6aa754f16b3197301076f047b5def2f02ea1dbbc2ca920407d46d7ec7f87b20
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/dist/operator.mjs ./operator.mjs

@@ -24,7 +24,8 @@ export function decodeAuthorizationToken(token: string): { username: string; pas
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
-export type EcrCallObserver = (action: string, outcome: 'success' | 'error', errorName?: string) => void;
+/** Told of every ECR API call's end; `error` is what the SDK threw, for the observer to classify (aws/errors.ts). */
+export type EcrCallObserver = (action: string, outcome: 'success' | 'error', error?: unknown) => void;
 
 /** Calls GetAuthorizationToken through the unmodified AWS SDK. */
 export class SdkEcrTokenSource implements EcrTokenSource {
@@ -55,7 +56,7 @@ export class SdkEcrTokenSource implements EcrTokenSource {
         ...(data.proxyEndpoint ? { proxyEndpoint: data.proxyEndpoint } : {}),
       };
     } catch (error) {
-      this.#observe('GetAuthorizationToken', 'error', (error as Error).name);
+      this.#observe('GetAuthorizationToken', 'error', error);
       throw error;
     } finally {
       client.destroy();

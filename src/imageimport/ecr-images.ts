@@ -49,7 +49,7 @@ export function sdkEcrImageReaders(options: { client?: EcrClientOptions; observe
         observe(action, 'success');
         return out;
       } catch (error) {
-        observe(action, 'error', (error as Error).name);
+        observe(action, 'error', error);
         throw error;
       }
     }

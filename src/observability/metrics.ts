@@ -1,13 +1,20 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
 import type { EcrCallObserver } from '../aws/ecr-token.ts';
+import { classifyAwsError } from '../aws/errors.ts';
 import { type Clock, systemClock } from '../runtime/clock.ts';
 import type { ControllerMetrics, ReconcileOutcome } from '../runtime/controller.ts';
 
-/** What the expiry gauges need to know of a registry; the EcrRegistry informer's objects fit. */
+/** What the registry gauges need to know of a registry; the EcrRegistry and ClusterEcrRegistry informers' objects fit. */
 export interface RegistryExpiry {
   metadata?: { namespace?: string; name?: string };
-  status?: { expirationTime?: string };
+  status?: { expirationTime?: string; conditions?: ReadonlyArray<{ type: string; status: string }> };
 }
+
+/** The values a condition's status takes; the ready gauge has one series per value, 1 for the current one. */
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+
+/** How an ECR API call ended: throttled calls (after the SDK's own retries) are told apart from other errors. */
+export type EcrCallOutcome = 'success' | 'throttled' | 'error';
 
 export type PullSecretWriteOperation = 'create' | 'update' | 'delete';
 
@@ -68,7 +75,7 @@ export class OperatorMetrics {
     });
     this.#ecrCalls = new Counter({
       name: `${PREFIX}ecr_api_calls_total`,
-      help: 'Calls to the Amazon ECR API, by action and outcome (success, error).',
+      help: 'Calls to the Amazon ECR API, by action and outcome (success; throttled: ThrottlingException, TooManyRequestsException or HTTP 429 after the SDK retries; error: any other failure).',
       labelNames: ['action', 'outcome'],
       registers,
     });
@@ -118,6 +125,25 @@ export class OperatorMetrics {
       },
     });
 
+    // cert-manager's certmanager_certificate_ready_status: one series per condition status, so an alert
+    // can tell False (failing) from Unknown (not reconciled yet), and a missing Ready counts as Unknown.
+    new Gauge({
+      name: `${PREFIX}registry_ready_status`,
+      help: "Each registry's Ready condition: 1 on the series whose condition label is its status (True, False or Unknown), 0 on the others.",
+      labelNames: ['namespace', 'name', 'condition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const registry of registries()) {
+          const name = registry.metadata?.name;
+          if (!name) continue;
+          const namespace = registry.metadata?.namespace ?? '';
+          const ready = readyStatusOf(registry);
+          for (const condition of CONDITION_STATUSES) this.set({ namespace, name, condition }, condition === ready ? 1 : 0);
+        }
+      },
+    });
+
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: options.registry });
   }
 
@@ -133,9 +159,9 @@ export class OperatorMetrics {
     },
   };
 
-  /** Counts ECR API calls; the error name stays out of the labels to keep their number bounded. */
-  readonly observeEcrCall: EcrCallObserver = (action, outcome) => {
-    this.#ecrCalls.inc({ action, outcome });
+  /** Counts ECR API calls; the error's name stays out of the labels to keep their number bounded. */
+  readonly observeEcrCall: EcrCallObserver = (action, outcome, error) => {
+    this.#ecrCalls.inc({ action, outcome: ecrCallOutcome(outcome, error) });
   };
 
   pullSecretWritten(operation: PullSecretWriteOperation): void {
@@ -146,7 +172,7 @@ export class OperatorMetrics {
     this.#leader.set(leading ? 1 : 0);
   }
 
-  /** Where the expiry gauges read registries from at scrape time; pass `() => []` when not reconciling. */
+  /** Where the expiry and ready gauges read registries from at scrape time; pass `() => []` when not reconciling. */
   trackRegistries(source: () => readonly RegistryExpiry[]): void {
     this.#registries = source;
   }
@@ -159,4 +185,15 @@ function expiryOf(registry: RegistryExpiry): { labels: { namespace: string; name
   const atMs = Date.parse(expiresAt);
   if (Number.isNaN(atMs)) return undefined;
   return { labels: { namespace: registry.metadata?.namespace ?? '', name }, atMs };
+}
+
+function readyStatusOf(registry: RegistryExpiry): (typeof CONDITION_STATUSES)[number] {
+  const status = registry.status?.conditions?.find((condition) => condition.type === 'Ready')?.status;
+  return status === 'True' || status === 'False' ? status : 'Unknown';
+}
+
+/** Throttling is classified as everywhere else (aws/errors.ts): by the exception's name, or HTTP 429. */
+function ecrCallOutcome(outcome: 'success' | 'error', error: unknown): EcrCallOutcome {
+  if (outcome === 'success') return 'success';
+  return classifyAwsError(error).kind === 'Throttled' ? 'throttled' : 'error';
 }

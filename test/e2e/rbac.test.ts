@@ -10,10 +10,11 @@ import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/en
 import { eventually } from '../support/eventually.ts';
 import { adminClients, getRegistry, pullSecretPassword, readSecret, readyCondition, registryGone } from '../support/fixtures.ts';
 import { ApiRecorder } from './support/api-recorder.ts';
-import { buildImageLayout, type ImageLayout } from '../support/dockerfile.ts';
+import { type ImageLayout, sharedImageLayout } from '../support/dockerfile.ts';
 import { killAllOperatorProcesses, type OperatorProcess, startOperatorProcess } from './support/operator-process.ts';
-import { allows, describePermission, describeRequest, type Permission, permissionsOf, requestAttributes } from './support/rbac-audit.ts';
+import { auditRequests, NEEDED_WITHOUT_A_REQUEST, type Permission, permissionsOf, unusedPermissions, usageLines } from './support/rbac-audit.ts';
 import {
+  bindMoreServiceAccounts,
   containerEnv,
   deployedOperator,
   installShippedManifests,
@@ -23,22 +24,11 @@ import {
   OPERATOR_SERVICE_ACCOUNT,
   REPOSITORY_ROOT,
   readSamples,
+  sampleClusterRegistry,
   type SamplesInfo,
   withFlags,
   writeSamplesOverlay,
 } from './support/shipped-install.ts';
-
-/**
- * Permissions no request can show, each with the reason it is still needed. Everything else the
- * shipped roles grant must be used by a request in the run below.
- */
-const NEEDED_WITHOUT_A_REQUEST: Record<string, string> = {
-  'update ecr.pullsecrets.io/ecrregistries/finalizers':
-    'checked by the OwnerReferencesPermissionEnforcement admission plugin when the pull secret names its EcrRegistry with blockOwnerDeletion',
-  'update ecr.pullsecrets.io/clusterecrregistries/finalizers':
-    'checked by the OwnerReferencesPermissionEnforcement admission plugin when a pull secret names its ClusterEcrRegistry with blockOwnerDeletion',
-  'create serviceaccounts/token': 'used by registries with credentials.serviceAccountRef; exercised by test/integration/web-identity tests',
-};
 
 /**
  * The shipped ClusterRole and Role are no wider than the operator needs, shown both ways in one run:
@@ -62,7 +52,7 @@ describe('the shipped RBAC', function () {
 
   before(async function () {
     this.timeout(300_000);
-    layout = await buildImageLayout({ contextDir: REPOSITORY_ROOT });
+    layout = await sharedImageLayout(REPOSITORY_ROOT);
     tempDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ecr-operator-e2e-rbac-'));
     // 6-second tokens: refreshes (Secret updates) and reconciles come every few seconds.
     emulator = await EcrEmulator.start({ tokenLifetimeSeconds: 6 });
@@ -131,8 +121,7 @@ describe('the shipped RBAC', function () {
 
     // Bind more ServiceAccounts: one that exists (read before its watch starts, then patched) and one that
     // does not, whose Warning repeats at every refresh and so becomes an Event series (a patch).
-    await adminClients().core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app-2' } } });
-    await kubectlOk(['patch', 'ecrregistry', registryName, '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { pullSecret: { serviceAccounts: [...samples.serviceAccounts, 'app-2', 'not-created'].map((name) => ({ name })) } } })]);
+    await bindMoreServiceAccounts(namespace, samples);
     await eventually(
       () => {
         const patched = recorder.requests().some((r) => r.method === 'PATCH' && r.url.startsWith('/apis/events.k8s.io/'));
@@ -143,23 +132,19 @@ describe('the shipped RBAC', function () {
 
     // A ClusterEcrRegistry serving the same namespace (finalizer, status, a pull secret and a
     // ServiceAccount entry through the cluster-wide metadata watch), then deleted.
-    const cluster = {
-      apiVersion: `${API_GROUP}/${API_VERSION}`,
-      kind: 'ClusterEcrRegistry',
-      metadata: { name: `rbac-audit-${namespace}` },
-      spec: {
-        registry: samples.host,
-        endpoint: emulator.url,
-        credentials: { secretRef: { namespace, name: samples.credentialsSecret } },
-        pullSecret: { name: 'cluster-pull', serviceAccounts: [{ name: 'app-2' }] },
-        namespaces: [namespace],
-      },
-    };
+    const cluster = sampleClusterRegistry(samples, {
+      name: `rbac-audit-${namespace}`,
+      credentialsNamespace: namespace,
+      endpoint: emulator.url,
+      namespaces: [namespace],
+      pullSecretName: 'cluster-pull',
+      serviceAccounts: ['app-2'],
+    });
     const applied = await testEnv().kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(cluster) });
     expect(applied.code, applied.stderr).to.equal(0);
     const clusterEntry = async () => ((await adminClients().core.readNamespacedServiceAccount({ namespace, name: 'app-2' })).imagePullSecrets ?? []).map((r) => r.name);
     await eventually(async () => expect(await clusterEntry()).to.include('cluster-pull'), { timeoutMs: 30_000, message: 'the ClusterEcrRegistry binds its pull secret' });
-    await kubectlOk(['delete', 'clusterecrregistry', cluster.metadata.name, '--wait=true', '--timeout=30s']);
+    await kubectlOk(['delete', 'clusterecrregistry', cluster.metadata.name!, '--wait=true', '--timeout=30s']);
     expect(await clusterEntry()).to.not.include('cluster-pull');
     expect(await readSecret(namespace, 'cluster-pull')).to.equal(undefined);
 
@@ -187,28 +172,13 @@ describe('the shipped RBAC', function () {
       ...permissionsOf('ClusterRole', clusterRole.rules ?? []),
       ...permissionsOf('Role', role.rules ?? [], OPERATOR_NAMESPACE),
     ];
-    const uses = new Map<Permission, number>(permissions.map((p) => [p, 0]));
-    const uncovered: string[] = [];
-    const refused: string[] = [];
-    const nonResource: string[] = [];
-    for (const request of recorder.requests()) {
-      if (request.status === 401 || request.status === 403) refused.push(`${request.method} ${request.url} → ${request.status}`);
-      const attributes = requestAttributes(request.method, request.url);
-      if (!attributes) {
-        nonResource.push(`${request.method} ${request.url}`);
-        continue;
-      }
-      const granting = permissions.filter((p) => allows(p, attributes));
-      if (granting.length === 0) uncovered.push(describeRequest(attributes));
-      for (const p of granting) uses.set(p, uses.get(p)! + 1);
-    }
-    const table = [...uses].map(([p, n]) => `${describePermission(p).padEnd(62)} ${String(n).padStart(5)} requests`);
-    figures.push(`${recorder.requests().length} API requests recorded; uses per permission:`, ...table.map((line) => `  ${line}`));
+    const { refused, uncovered, nonResource, uses } = auditRequests(permissions, recorder.requests());
+    figures.push(`${recorder.requests().length} API requests recorded; uses per permission:`, ...usageLines(uses).map((line) => `  ${line}`));
 
     expect(refused, 'requests the API server refused').to.deep.equal([]);
     expect(uncovered, 'requests no permission grants').to.deep.equal([]);
     expect(nonResource, 'requests outside the resource API').to.deep.equal([]);
-    const unused = [...uses].filter(([, n]) => n === 0).map(([p]) => describePermission(p));
+    const unused = unusedPermissions(uses);
     expect(unused, 'permissions no request used').to.have.members(Object.keys(NEEDED_WITHOUT_A_REQUEST));
   });
 });

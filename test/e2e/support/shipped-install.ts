@@ -1,8 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { AppsV1Api, type V1Container, type V1PodSpec } from '@kubernetes/client-node';
-import { load } from 'js-yaml';
+import { AppsV1Api, CoreV1Api, type KubernetesObject, type V1Container, type V1PodSpec } from '@kubernetes/client-node';
+import { load, loadAll } from 'js-yaml';
+import type { ClusterEcrRegistry } from '../../../src/api/cluster-ecr-registry.ts';
 import type { EcrRegistry } from '../../../src/api/ecr-registry.ts';
+import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY } from '../../../src/api/group.ts';
 import type { ImageImport } from '../../../src/api/image-import.ts';
 import { parseRegistryHost } from '../../../src/aws/registry-host.ts';
 import type { KubectlResult } from '../../support/controlplane/index.ts';
@@ -17,7 +19,7 @@ export const LEASE_NAME = 'ecr-pullsecrets-operator';
 export const SAMPLES_DIR = path.join(REPOSITORY_ROOT, 'deploy', 'samples');
 
 /** Runs the real kubectl as the admin and fails with its output unless it exits 0. */
-export async function kubectlOk(args: string[], options: { kubeconfig?: string } = {}): Promise<KubectlResult> {
+export async function kubectlOk(args: string[], options: { kubeconfig?: string; stdin?: string } = {}): Promise<KubectlResult> {
   const result = await testEnv().kubectl(args, options);
   if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${result.code}:\n${result.stderr}${result.stdout}`);
   return result;
@@ -34,13 +36,29 @@ export async function installShippedManifests(): Promise<{ crds: KubectlResult; 
   return { crds, deploy };
 }
 
-/** The operator's pod template and its one container, as the API server stored the Deployment. */
-export async function deployedOperator(): Promise<{ pod: V1PodSpec; container: V1Container }> {
+/**
+ * The operator's pod template and its one container, as the API server stored the Deployment (of
+ * deploy/, or of a chart installed into `namespace`), and how many replicas it asks for.
+ */
+export async function deployedOperator(namespace = OPERATOR_NAMESPACE): Promise<{ pod: V1PodSpec; container: V1Container; replicas: number }> {
   const apps = testEnv().kubeConfig().makeApiClient(AppsV1Api);
-  const deployment = await apps.readNamespacedDeployment({ namespace: OPERATOR_NAMESPACE, name: OPERATOR_DEPLOYMENT });
+  const deployment = await apps.readNamespacedDeployment({ namespace, name: OPERATOR_DEPLOYMENT });
   const pod = deployment.spec?.template.spec;
   if (pod?.containers.length !== 1) throw new Error(`expected one container in the Deployment, found ${pod?.containers.length ?? 0}`);
-  return { pod, container: pod.containers[0]! };
+  return { pod, container: pod.containers[0]!, replicas: deployment.spec?.replicas ?? 1 };
+}
+
+/**
+ * Deletes what `kubectl apply -k deploy/` made cluster-wide (the ClusterRole, its binding, the guardrail
+ * policy and its binding), so the Helm chart, which names them the same, can be installed beside an
+ * earlier test's deploy/. Its Namespace and namespaced objects stay; the next installShippedManifests()
+ * brings the rest back.
+ */
+export async function removeShippedClusterObjects(): Promise<void> {
+  const rendered = loadAll((await kubectlOk(['kustomize', path.join(REPOSITORY_ROOT, 'deploy')])).stdout) as KubernetesObject[];
+  const clusterWide = rendered.filter((o) => o && o.kind !== 'Namespace' && o.metadata?.namespace === undefined);
+  if (clusterWide.length === 0) throw new Error('deploy/ renders no cluster-scoped object: nothing to remove');
+  await kubectlOk(['delete', '--ignore-not-found', '--wait=true', '-f', '-'], { stdin: clusterWide.map((o) => JSON.stringify(o)).join('\n') });
 }
 
 /**
@@ -61,13 +79,13 @@ export function withFlags(args: readonly string[], flags: Record<string, string>
   return result;
 }
 
-/** The container's `env` as the kubelet would fill it for a pod named `podName`: values and the downward API. */
-export function containerEnv(container: V1Container, podName: string): Record<string, string> {
+/** The container's `env` as the kubelet would fill it for a pod named `podName` in `namespace`: values and the downward API. */
+export function containerEnv(container: V1Container, podName: string, namespace = OPERATOR_NAMESPACE): Record<string, string> {
   const env: Record<string, string> = {};
   for (const variable of container.env ?? []) {
     if (variable.value !== undefined) env[variable.name] = variable.value;
     else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.name') env[variable.name] = podName;
-    else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = OPERATOR_NAMESPACE;
+    else if (variable.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[variable.name] = namespace;
     else throw new Error(`cannot reproduce env ${variable.name} of the Deployment outside a kubelet`);
   }
   return env;
@@ -135,4 +153,35 @@ export async function writeSamplesOverlay(
   await fs.mkdir(dir, { recursive: true });
   await fs.writeFile(path.join(dir, 'kustomization.yaml'), JSON.stringify(kustomization, null, 2));
   return dir;
+}
+
+/**
+ * Binds the sample pull secret to two more ServiceAccounts, for runs that must make every API call:
+ * `app-2`, created first (the operator reads it before its watch has it: a get, then a patch), and
+ * `not-created`, which does not exist, so the operator's Warning about it repeats at every refresh
+ * and becomes an Event series (a patch of the Event).
+ */
+export async function bindMoreServiceAccounts(namespace: string, samples: SamplesInfo): Promise<void> {
+  await testEnv().kubeConfig().makeApiClient(CoreV1Api).createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app-2' } } });
+  const serviceAccounts = [...samples.serviceAccounts, 'app-2', 'not-created'].map((name) => ({ name }));
+  await kubectlOk(['patch', 'ecrregistry', samples.registry.metadata.name!, '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { pullSecret: { serviceAccounts } } })]);
+}
+
+/** A ClusterEcrRegistry for the samples' registry host, with the sample credentials Secret in `credentialsNamespace`. */
+export function sampleClusterRegistry(
+  samples: SamplesInfo,
+  settings: { name: string; credentialsNamespace: string; endpoint: string; namespaces: string[]; pullSecretName: string; serviceAccounts: string[] },
+): ClusterEcrRegistry {
+  return {
+    apiVersion: `${API_GROUP}/${API_VERSION}`,
+    kind: CLUSTER_ECR_REGISTRY.kind,
+    metadata: { name: settings.name },
+    spec: {
+      registry: samples.host,
+      endpoint: settings.endpoint,
+      credentials: { secretRef: { namespace: settings.credentialsNamespace, name: samples.credentialsSecret } },
+      pullSecret: { name: settings.pullSecretName, serviceAccounts: settings.serviceAccounts.map((name) => ({ name })) },
+      namespaces: settings.namespaces,
+    },
+  };
 }

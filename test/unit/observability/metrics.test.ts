@@ -61,18 +61,38 @@ describe('OperatorMetrics', () => {
     ]);
   });
 
+  /** An error shaped as the AWS SDK throws it: the exception's name, and the HTTP status in $metadata. */
+  function sdkError(name: string, httpStatusCode: number, message = 'Rate exceeded'): Error {
+    return Object.assign(new Error(message), { name, $metadata: { httpStatusCode } });
+  }
+
   it('counts ECR API calls by action and outcome, leaving error names out of the labels', async () => {
     const { registry, metrics } = setup();
     metrics.observeEcrCall('GetAuthorizationToken', 'success');
     metrics.observeEcrCall('GetAuthorizationToken', 'success');
-    metrics.observeEcrCall('GetAuthorizationToken', 'error', 'ThrottlingException');
+    metrics.observeEcrCall('GetAuthorizationToken', 'error', sdkError('AccessDeniedException', 400, 'not allowed'));
     metrics.observeEcrCall('BatchGetImage', 'success');
     expect(await samples(registry, 'ecr_operator_ecr_api_calls_total')).to.have.members([
       'ecr_operator_ecr_api_calls_total{action="GetAuthorizationToken",outcome="success"} 2',
       'ecr_operator_ecr_api_calls_total{action="GetAuthorizationToken",outcome="error"} 1',
       'ecr_operator_ecr_api_calls_total{action="BatchGetImage",outcome="success"} 1',
     ]);
-    expect(await registry.metrics()).to.not.include('ThrottlingException');
+    expect(await registry.metrics()).to.not.include('AccessDeniedException');
+  });
+
+  it('counts throttled ECR calls apart from other errors: ThrottlingException, TooManyRequestsException or a bare HTTP 429', async () => {
+    const { registry, metrics } = setup();
+    metrics.observeEcrCall('GetAuthorizationToken', 'error', sdkError('ThrottlingException', 400));
+    metrics.observeEcrCall('BatchGetImage', 'error', sdkError('TooManyRequestsException', 400));
+    // A 429 without an exception name the SDK knows (a proxy in the way, say).
+    metrics.observeEcrCall('BatchGetImage', 'error', sdkError('Unknown', 429));
+    metrics.observeEcrCall('DescribeImages', 'error', sdkError('ServerException', 500, 'internal'));
+    metrics.observeEcrCall('DescribeImages', 'error', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    expect(await samples(registry, 'ecr_operator_ecr_api_calls_total')).to.have.members([
+      'ecr_operator_ecr_api_calls_total{action="GetAuthorizationToken",outcome="throttled"} 1',
+      'ecr_operator_ecr_api_calls_total{action="BatchGetImage",outcome="throttled"} 2',
+      'ecr_operator_ecr_api_calls_total{action="DescribeImages",outcome="error"} 2',
+    ]);
   });
 
   it('counts pull secret writes by operation, starting every operation at zero', async () => {
@@ -125,9 +145,36 @@ describe('OperatorMetrics', () => {
     ]);
   });
 
-  it('has no expiry series before it tracks any registries', async () => {
+  it('has no expiry or ready series before it tracks any registries', async () => {
     const { registry } = setup();
     expect(await samples(registry, 'ecr_operator_token_expiry_seconds')).to.deep.equal([]);
+    expect(await samples(registry, 'ecr_operator_registry_ready_status')).to.deep.equal([]);
+  });
+
+  it("shows each registry's Ready condition at scrape time, one series per status as cert-manager does", async () => {
+    const { registry, metrics } = setup();
+    const condition = (status: string) => ({ type: 'Ready', status });
+    const registries: RegistryExpiry[] = [
+      { metadata: { namespace: 'team-a', name: 'prod' }, status: { conditions: [{ type: 'Refreshed', status: 'False' }, condition('True')] } },
+      { metadata: { namespace: 'team-b', name: 'dev' }, status: { conditions: [condition('False')] } },
+      // Not reconciled yet: no Ready condition counts as Unknown.
+      { metadata: { namespace: 'team-c', name: 'new' } },
+      // A ClusterEcrRegistry is cluster-scoped.
+      { metadata: { name: 'shared' }, status: { conditions: [condition('Unknown')] } },
+    ];
+    metrics.trackRegistries(() => registries);
+    const ready = (namespace: string, name: string, status: string) =>
+      ['True', 'False', 'Unknown'].map((c) => `ecr_operator_registry_ready_status{namespace="${namespace}",name="${name}",condition="${c}"} ${c === status ? 1 : 0}`);
+    expect(await samples(registry, 'ecr_operator_registry_ready_status')).to.have.members([
+      ...ready('team-a', 'prod', 'True'),
+      ...ready('team-b', 'dev', 'False'),
+      ...ready('team-c', 'new', 'Unknown'),
+      ...ready('', 'shared', 'Unknown'),
+    ]);
+
+    registries.splice(1, 3);
+    registries[0] = { metadata: { namespace: 'team-a', name: 'prod' }, status: { conditions: [condition('False')] } };
+    expect(await samples(registry, 'ecr_operator_registry_ready_status'), 'changes and deletions show at the next scrape').to.have.members(ready('team-a', 'prod', 'False'));
   });
 
   it('adds Node.js process metrics to the injected registry only', async () => {
