@@ -78,6 +78,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
       ...(deps.observeEcrCall ? { observe: deps.observeEcrCall } : {}),
     }),
     now: () => clock.now(),
+    monotonicNow: () => clock.monotonicNow(),
   });
   const endpointAllowlist = createEndpointAllowlist(deps.settings.allowedEndpoints);
   // Each controller needs the other: the registry asks which imports use it (called only once both run); imports read registries.

@@ -35,3 +35,19 @@ export function defaultApiEndpoint(registry: RegistryHost): string {
   if (registry.dualStack) return `https://ecr${registry.fips ? '-fips' : ''}.${registry.region}.api.aws`;
   return `https://api.ecr${registry.fips ? '-fips' : ''}.${registry.region}.${registry.dnsSuffix}`;
 }
+
+/**
+ * The region and partition of an AWS endpoint origin (api.ecr.<region>.amazonaws.com[.cn],
+ * ecr.<region>.api.aws, an interface VPC endpoint), or undefined for any other origin.
+ */
+export function awsEndpointRegion(endpoint: string): { region: string; china: boolean } | undefined {
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  if (!/\.(?:amazonaws\.com(?:\.cn)?|api\.aws)$/.test(host)) return undefined;
+  const region = new RegExp(REGION).exec(host)?.[0];
+  return region ? { region, china: host.endsWith('.amazonaws.com.cn') } : undefined;
+}

@@ -22,10 +22,10 @@ import { refreshTime } from '../registry/refresh-schedule.ts';
 import { resolveRegistrySpec } from '../registry/registry-spec.ts';
 import type { Failure } from '../registry/registry-status.ts';
 import { syncServiceAccounts, unbindServiceAccounts } from '../registry/service-accounts.ts';
-import type { SharedTokenCache } from '../registry/token-cache.ts';
+import { SharedFailureError, type SharedTokenCache } from '../registry/token-cache.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { mapConcurrently } from '../runtime/concurrency.ts';
-import type { ReconcileResult } from '../runtime/controller.ts';
+import { type ReconcileResult, RetryError } from '../runtime/controller.ts';
 import { statusPatch } from '../runtime/status-patch.ts';
 import { type ClusterTokenOutcome, nextClusterStatus, type NamespaceOutcome } from './cluster-status.ts';
 import { selectsNamespace } from './namespace-selection.ts';
@@ -48,7 +48,7 @@ export interface ClusterRegistryReconcilerDeps {
   slowRetryMs?: number;
 }
 
-export class RetryableClusterRegistryError extends Error {}
+export class RetryableClusterRegistryError extends RetryError {}
 
 /** On each pull secret: the ServiceAccounts the operator was asked to bind in its namespace, so it can unbind them later. */
 export const ANNOTATION_SERVICE_ACCOUNTS = 'ecr.pullsecrets.io/service-accounts';
@@ -101,7 +101,13 @@ export async function reconcileClusterRegistry(deps: ClusterRegistryReconcilerDe
   reportNamespaceFailures(deps, registry, namespaces, log);
   if (removed.error) throw new RetryableClusterRegistryError(removed.error);
   if (token.failure?.retryable || namespaces.some((n) => n.failure?.retryable)) {
-    throw new RetryableClusterRegistryError(token.failure?.message ?? 'writing pull secrets failed in some namespaces; retrying');
+    // However long the backoff has grown, look again when the served token expires, so Ready turns False then.
+    const untilExpiryMs = token.token ? Math.max(1_000, token.token.expiresAt.getTime() - deps.clock.now() + 1_000) : Number.POSITIVE_INFINITY;
+    const message = token.failure?.message ?? 'writing pull secrets failed in some namespaces; retrying';
+    // Nothing was tried (the set's last call failed moments ago): try once that failure is no longer shared.
+    const sharedForMs = namespaces.some((n) => n.failure?.retryable) ? undefined : token.failure?.sharedForMs;
+    if (sharedForMs !== undefined) throw new RetryableClusterRegistryError(message, { retryWithinMs: Math.min(sharedForMs, untilExpiryMs), backoff: false });
+    throw new RetryableClusterRegistryError(message, Number.isFinite(untilExpiryMs) ? { retryWithinMs: untilExpiryMs } : {});
   }
   const slowRetryMs = deps.slowRetryMs ?? 300_000;
   if (token.failure) {
@@ -149,10 +155,13 @@ async function clusterToken(deps: ClusterRegistryReconcilerDeps, registry: Clust
   if (!token) {
     try {
       token = await deps.tokens.get(credentials.set, (t) => !isDue(t));
-    } catch (error) {
-      if (error instanceof CredentialSourceError) return fail({ reason: error.reason, message: error.message, retryable: error.retryable });
+    } catch (thrown) {
+      // The set's last call's failure, still shared: the same failure, and when trying again makes sense.
+      const error = thrown instanceof SharedFailureError ? thrown.cause : thrown;
+      const shared = thrown instanceof SharedFailureError ? { sharedForMs: thrown.remainingMs } : {};
+      if (error instanceof CredentialSourceError) return fail({ reason: error.reason, message: error.message, retryable: error.retryable, ...shared });
       const failure = classifyAwsError(error, secretValues(credentials.set));
-      return fail({ reason: conditionReasonFor(failure.kind), message: `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, retryable: failure.retryable });
+      return fail({ reason: conditionReasonFor(failure.kind), message: `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, retryable: failure.retryable, ...shared });
     }
     if (!token.password || token.expiresAt <= now) return fail({ reason: RegistryReason.EcrError, message: 'ECR returned a token that is empty or already expired', retryable: true });
   }

@@ -164,13 +164,17 @@ function summarize(ctx: StatusContext, resolutions: ReadonlyMap<string, TagResol
   const repository = ctx.spec.repository;
   const missing: string[] = [];
   const otherwise: string[] = [];
+  const explained: string[] = [];
   const unpulled: string[] = [];
   let firstReason: string | undefined;
   for (const tag of tags) {
     const r: TagResolution = resolutions.get(tag) ?? { found: false, reason: ImportReason.TagNotFound, message: '' };
     if (!r.found) {
-      if (r.reason === ImportReason.TagNotFound) missing.push(tag);
-      else otherwise.push(r.message);
+      if (r.reason === ImportReason.TagNotFound) {
+        missing.push(tag);
+        // ECR's own reason, when it says more than that the tag is missing (an unsupported manifest media type, say).
+        if (r.message && !/^tag .*: ImageNotFound(?: \(Requested image not found\))?$|^ECR did not report tag/.test(r.message)) explained.push(r.message);
+      } else otherwise.push(r.message);
       firstReason ??= r.reason;
     } else if (!r.pull.ok) {
       unpulled.push(`tag ${tag}: ${r.pull.message}`);
@@ -179,7 +183,7 @@ function summarize(ctx: StatusContext, resolutions: ReadonlyMap<string, TagResol
   const unresolved = missing.length + otherwise.length;
   const parts: string[] = [];
   if (missing.length > 0) parts.push(`${plural(missing.length, 'Tag')} ${missing.join(', ')} not found in repository ${repository}`);
-  parts.push(...otherwise);
+  parts.push(...explained, ...otherwise);
   if (unresolved > 0) parts.push(`${tags.length - unresolved} of ${tags.length} tags resolved`);
   if (unpulled.length > 0) {
     parts.push(`Pull check with pull secret ${ctx.pullSecretName ?? '(none)'} failed for ${unpulled.join('; ')}`);

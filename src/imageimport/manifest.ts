@@ -8,6 +8,8 @@ export const MEDIA_TYPES = {
 } as const;
 
 const IMAGE_MANIFEST_TYPES: readonly string[] = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest];
+/** What an image manifest's config is when the manifest is a container image, not another OCI artifact. */
+const IMAGE_CONFIG_TYPES: readonly string[] = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
 const INDEX_TYPES: readonly string[] = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifestList];
 const KNOWN_TYPES: readonly string[] = [...IMAGE_MANIFEST_TYPES, ...INDEX_TYPES];
 
@@ -75,7 +77,12 @@ export function parseManifest(text: string, declaredMediaType?: string): Manifes
     return { kind: 'index', mediaType: mediaType ?? MEDIA_TYPES.ociIndex, manifests: document.manifests.map(indexEntry) };
   }
   if (isImage) {
-    return { kind: 'image', mediaType: mediaType ?? MEDIA_TYPES.ociManifest, config: descriptor(document.config, 'config') };
+    const config = descriptor(document.config, 'config');
+    // OCI artifacts (Helm charts, signatures, SBOMs) share the image manifest's media type; their config says what they are.
+    if (config.mediaType !== undefined && !IMAGE_CONFIG_TYPES.includes(config.mediaType)) {
+      throw new ManifestError(`its config is ${config.mediaType}, not a container image config: the tag holds an artifact (a Helm chart, a signature, an SBOM), which pods cannot run`);
+    }
+    return { kind: 'image', mediaType: mediaType ?? MEDIA_TYPES.ociManifest, config };
   }
   throw new ManifestError(`unsupported manifest media type ${declared ?? ownType ?? '(none)'}`);
 }

@@ -13,6 +13,7 @@ export const ImportReason = {
   PullCheckFailed: 'PullCheckFailed',
   CredentialsSecretNotFound: 'CredentialsSecretNotFound',
   CredentialsKeyMissing: 'CredentialsKeyMissing',
+  CredentialsMalformed: 'CredentialsMalformed',
   CredentialsRejected: 'CredentialsRejected',
   Throttled: 'Throttled',
   EcrUnreachable: 'EcrUnreachable',
@@ -66,7 +67,7 @@ export const REGISTRY_WAIT_REASONS: ReadonlySet<string> = new Set([
  *   ClusterEcrRegistry (which wakes the import), or point the import elsewhere.
  * - RepositoryNotFound, TagNotFound (any tag), InvalidManifest: stalled; re-checked on schedule, but a
  *   push or a spec change is needed.
- * - AccessDenied, CredentialsSecretNotFound, CredentialsKeyMissing, CredentialsRejected: stalled; fix
+ * - AccessDenied, CredentialsSecretNotFound, CredentialsKeyMissing, CredentialsMalformed, CredentialsRejected: stalled; fix
  *   the IAM policy or the keys.
  */
 export const PROGRESS_BY_REASON: Readonly<Record<string, 'reconciling' | 'stalled'>> = {
@@ -84,6 +85,7 @@ export const PROGRESS_BY_REASON: Readonly<Record<string, 'reconciling' | 'stalle
   [ImportReason.AccessDenied]: 'stalled',
   [ImportReason.CredentialsSecretNotFound]: 'stalled',
   [ImportReason.CredentialsKeyMissing]: 'stalled',
+  [ImportReason.CredentialsMalformed]: 'stalled',
   [ImportReason.CredentialsRejected]: 'stalled',
 };
 

@@ -8,6 +8,29 @@ export function apiStatus(error: unknown): number | undefined {
   return typeof statusCode === 'number' ? statusCode : undefined;
 }
 
+/** The longest wait a Retry-After may impose, so a wrong header cannot park a key for long. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * How long the apiserver asked the client to wait before trying again, in ms (0: it did not say):
+ * the Retry-After header (whole seconds) of a 429 or 5xx answer, else its Status's
+ * details.retryAfterSeconds, as client-go reads them. Looks through `cause`s.
+ */
+export function retryAfterMs(error: unknown): number {
+  let current = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const code = apiStatus(current);
+    if (code === 429 || (code !== undefined && code >= 500 && code < 600)) {
+      const { headers, body } = current as { headers?: Record<string, string | undefined>; body?: unknown };
+      const header = Number(headers?.['retry-after'] ?? headers?.['Retry-After']);
+      const seconds = Number.isInteger(header) && header > 0 ? header : (statusBody(body)?.details?.retryAfterSeconds ?? 0);
+      if (Number.isFinite(seconds) && seconds > 0) return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return 0;
+}
+
 export const isNotFound = (error: unknown): boolean => apiStatus(error) === 404;
 export const isConflict = (error: unknown): boolean => apiStatus(error) === 409;
 
@@ -31,7 +54,7 @@ export function isPatchTestFailure(error: unknown): boolean {
 interface ApiStatusBody {
   reason?: string;
   message?: string;
-  details?: { causes?: unknown[] };
+  details?: { causes?: unknown[]; retryAfterSeconds?: number };
 }
 
 /** An error body as client-node hands it over: the Status object, or its JSON text. */

@@ -7,6 +7,10 @@ export const RegistryReason = {
   Progressing: 'Progressing',
   CredentialsSecretNotFound: 'CredentialsSecretNotFound',
   CredentialsKeyMissing: 'CredentialsKeyMissing',
+  /** A key in the credentials Secret cannot be an AWS key (binary, swapped, double-encoded, ASIA without a token); AWS is not called. */
+  CredentialsMalformed: 'CredentialsMalformed',
+  /** Warning Event: a key had whitespace or quotes around it, which were ignored; the user should store it clean. */
+  CredentialsTrimmed: 'CredentialsTrimmed',
   CredentialsRejected: 'CredentialsRejected',
   AccessDenied: 'AccessDenied',
   Throttled: 'Throttled',

@@ -9,7 +9,7 @@ import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { setCondition } from '../runtime/conditions.ts';
-import type { ObjectKey, ReconcileResult } from '../runtime/controller.ts';
+import { type ObjectKey, type ReconcileResult, RetryError } from '../runtime/controller.ts';
 import { statusPatch } from '../runtime/status-patch.ts';
 import { resolveCredentials } from './credentials.ts';
 import { desiredPullSecret, isOwnedBy, mergePullSecret, pullSecretMatches, pullSecretName, readHeldToken } from './pull-secret.ts';
@@ -19,7 +19,7 @@ import { resolveRegistrySpec } from './registry-spec.ts';
 import { nextRegistryStatus, type PullSecretOutcome, type ServiceAccountOutcome, servedNote } from './registry-status.ts';
 import { syncServiceAccounts, unbindServiceAccounts } from './service-accounts.ts';
 import type { RegistryReads, RegistryWrites } from './store.ts';
-import type { SharedTokenCache } from './token-cache.ts';
+import { SharedFailureError, type SharedTokenCache } from './token-cache.ts';
 
 export interface EventSink {
   event(regarding: EcrRegistry, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
@@ -38,7 +38,7 @@ export interface RegistryReconcilerDeps {
 }
 
 /** A failure worth retrying with backoff; thrown after status and Events are written. */
-export class RetryableRegistryError extends Error {}
+export class RetryableRegistryError extends RetryError {}
 
 const ACTION = 'RefreshPullSecret';
 
@@ -77,13 +77,20 @@ export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: Objec
   if (accounts && accounts.missing.length > 0) {
     deps.events.event(registry, 'Warning', RegistryReason.ServiceAccountNotFound, 'BindServiceAccounts', `${accounts.missing.length > 1 ? 'ServiceAccounts' : 'ServiceAccount'} ${accounts.missing.join(', ')} not found in namespace ${key.namespace}`);
   }
+  if (pullSecret.notices?.length) deps.events.event(registry, 'Warning', RegistryReason.CredentialsTrimmed, ACTION, pullSecret.notices.join('. '));
   const { served, failure } = pullSecret;
   if (!failure) return { requeueAfterMs: Math.max(1_000, served!.nextRefresh.getTime() - deps.clock.now()) };
 
   const note = `${failure.message}; ${servedNote(served)}`;
   deps.events.event(registry, 'Warning', failure.reason, ACTION, note);
   log.warn('pull secret not refreshed', { reason: failure.reason, message: note });
-  if (failure.retryable) throw new RetryableRegistryError(`${failure.reason}: ${failure.message}`);
+  if (failure.retryable) {
+    // However long the backoff has grown, look again when the served token expires, so Ready turns False then.
+    const untilExpiryMs = served ? Math.max(1_000, served.token.expiresAt.getTime() - deps.clock.now() + 1_000) : Number.POSITIVE_INFINITY;
+    // Nothing was tried (the set's last call failed moments ago): try once that failure is no longer shared.
+    if (failure.sharedForMs !== undefined) throw new RetryableRegistryError(`${failure.reason}: ${failure.message}`, { retryWithinMs: Math.min(failure.sharedForMs, untilExpiryMs), backoff: false });
+    throw new RetryableRegistryError(`${failure.reason}: ${failure.message}`, Number.isFinite(untilExpiryMs) ? { retryWithinMs: untilExpiryMs } : {});
+  }
   if (failure.reason === RegistryReason.EndpointNotAllowed || failure.reason === RegistryReason.InvalidSpec) return undefined;
   // Look again after the slow retry, and no later than the served token's expiry, when Ready turns False.
   const untilExpiryMs = served ? served.token.expiresAt.getTime() - deps.clock.now() + 1_000 : Number.POSITIVE_INFINITY;
@@ -174,14 +181,16 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   const served = held && held.expiresAt > now && sameHosts(held.hosts, hostNames) ? serving(held) : undefined;
 
   if (!credentials.ok) return failed(credentials.reason, credentials.message, false, served);
+  // Whitespace or quotes around a key were ignored: say so, whatever happens next.
+  const noted = (outcome: PullSecretOutcome): PullSecretOutcome => (credentials.notices ? { ...outcome, notices: credentials.notices } : outcome);
   let token: EcrAuthorization | undefined = held && served && held.credentialsFingerprint === fingerprint && !isDue(held) ? held : shared;
   if (!token) {
     try {
       token = await deps.tokens.get(credentials.set, (t) => !isDue(t));
     } catch (error) {
-      return awsFailure(error, credentials.set);
+      return noted(awsFailure(error, credentials.set));
     }
-    if (!token.password || token.expiresAt <= now) return failed(RegistryReason.EcrError, 'ECR returned a token that is empty or already expired', true, served);
+    if (!token.password || token.expiresAt <= now) return noted(failed(RegistryReason.EcrError, 'ECR returned a token that is empty or already expired', true, served));
   }
 
   const desired = desiredPullSecret(registry, hostNames, token, fingerprint!);
@@ -197,14 +206,14 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   } catch (error) {
     // A 409 means our cache lagged our own last write: retry with fresh state, no alarm.
     if (isConflict(error)) throw new RetryableRegistryError(`pull secret ${secretName} changed since it was read; retrying`);
-    return failed(RegistryReason.KubernetesApiError, `writing pull secret ${secretName}: ${describeApiError(error)}`, true, served);
+    return noted(failed(RegistryReason.KubernetesApiError, `writing pull secret ${secretName}: ${describeApiError(error)}`, true, served));
   }
   const rotated = token !== held;
   if (rotated) {
     log.info('pull secret refreshed', { secret: secretName, expiresAt: token.expiresAt.toISOString() });
     deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} holds a new token that expires at ${token.expiresAt.toISOString()}`);
   }
-  return { served: serving(token), rotated };
+  return noted({ served: serving(token), rotated });
 
   function conflict(other: V1Secret | undefined): PullSecretOutcome {
     const owner = other?.metadata?.ownerReferences?.find((o) => o.controller)?.name;
@@ -212,10 +221,17 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
     return failed(RegistryReason.PullSecretConflict, `Secret ${namespace}/${secretName} already exists${by}; it is left untouched. Choose another spec.pullSecret.name or remove that Secret`, false);
   }
 
-  function awsFailure(error: unknown, set: AwsCredentialSet): PullSecretOutcome {
-    if (error instanceof CredentialSourceError) return failed(error.reason, error.message, error.retryable, served);
-    const failure = classifyAwsError(error, secretValues(set));
-    return failed(conditionReasonFor(failure.kind), `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, served);
+  function awsFailure(thrown: unknown, set: AwsCredentialSet): PullSecretOutcome {
+    // The set's last call's failure, still shared: the same failure, and when trying again makes sense.
+    const error = thrown instanceof SharedFailureError ? thrown.cause : thrown;
+    let outcome: PullSecretOutcome;
+    if (error instanceof CredentialSourceError) {
+      outcome = failed(error.reason, error.message, error.retryable, served);
+    } else {
+      const failure = classifyAwsError(error, secretValues(set));
+      outcome = failed(conditionReasonFor(failure.kind), `GetAuthorizationToken failed: ${failure.code}: ${failure.message}`, failure.retryable, served);
+    }
+    return thrown instanceof SharedFailureError ? { ...outcome, failure: { ...outcome.failure!, sharedForMs: thrown.remainingMs } } : outcome;
   }
 }
 

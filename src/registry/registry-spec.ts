@@ -1,6 +1,6 @@
 import type { EcrRegistrySpec } from '../api/ecr-registry.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
-import { defaultApiEndpoint, parseRegistryHost } from '../aws/registry-host.ts';
+import { awsEndpointRegion, defaultApiEndpoint, parseRegistryHost } from '../aws/registry-host.ts';
 import { parseDuration } from '../runtime/duration.ts';
 import { RegistryReason } from './reasons.ts';
 import type { RefreshPolicy } from './refresh-schedule.ts';
@@ -28,6 +28,11 @@ export function resolveRegistrySpec(spec: RegistryHostSpec, allowlist: EndpointA
   }
   if (spec.region && spec.region !== primary.region) {
     return invalid(RegistryReason.InvalidSpec, `spec.region ${spec.region} does not match the registry host's region ${primary.region}`);
+  }
+  // An AWS endpoint of another region or partition refuses the request with a signature error, which would read as bad keys.
+  const endpointRegion = spec.endpoint ? awsEndpointRegion(spec.endpoint) : undefined;
+  if (endpointRegion && (endpointRegion.region !== primary.region || endpointRegion.china !== primary.dnsSuffix.endsWith('.cn'))) {
+    return invalid(RegistryReason.InvalidSpec, `spec.endpoint ${spec.endpoint} is an AWS endpoint of another region or partition than spec.registry (${primary.region}): use the endpoint of the registry's own region, or leave spec.endpoint unset`);
   }
   if (spec.endpoint && !allowlist.allows(spec.endpoint)) {
     return invalid(RegistryReason.EndpointNotAllowed, `endpoint ${spec.endpoint} is not in the operator's endpoint allowlist (${allowlist.describe()})`);

@@ -11,6 +11,11 @@ export interface Failure {
   message: string;
   /** Retrying fixes it (throttling, ECR or the API server unreachable); otherwise a person must act. */
   retryable: boolean;
+  /**
+   * Set when nothing was tried: the credential set's last call failed and its failure is still shared
+   * for this long. A retry then waits this long, and does not count as a failure of its own.
+   */
+  sharedForMs?: number;
 }
 
 /** The token a pull secret serves: valid now, for the hosts the current spec names. */
@@ -27,6 +32,8 @@ export interface PullSecretOutcome {
   /** This reconcile wrote a new token. */
   rotated: boolean;
   failure?: Failure;
+  /** What was wrong with the credentials but worked around (a key's trailing newline), for the user to clean up. */
+  notices?: string[];
 }
 
 /** What the ServiceAccount step found and did; unset when it did not run (no pull secret to point at). */
@@ -85,10 +92,11 @@ export function nextRegistryStatus(
   } else if (failure) {
     set(ConditionType.Ready, 'False', failure.reason, `${failure.message}; no valid token is served`);
   }
+  const notices = pullSecret.notices?.length ? `. ${pullSecret.notices.join('. ')}` : '';
   if (failure) {
-    set(ConditionType.Refreshed, 'False', failure.reason, `${failure.message}; ${servedNote(served)}`);
+    set(ConditionType.Refreshed, 'False', failure.reason, `${failure.message}; ${servedNote(served)}${notices}`);
   } else if (served) {
-    set(ConditionType.Refreshed, 'True', RegistryReason.TokenRefreshed, `Token issued at ${toKubeTime(served.token.issuedAt)}; next refresh at ${toKubeTime(served.nextRefresh)}`);
+    set(ConditionType.Refreshed, 'True', RegistryReason.TokenRefreshed, `Token issued at ${toKubeTime(served.token.issuedAt)}; next refresh at ${toKubeTime(served.nextRefresh)}${notices}`);
   }
   conditions = setProgress(conditions, progressOf(pullSecret), generation, now);
 

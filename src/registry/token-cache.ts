@@ -4,7 +4,22 @@ import type { EcrAuthorization, EcrTokenSource } from '../aws/ecr-token.ts';
 interface Entry {
   token?: EcrAuthorization;
   inFlight?: Promise<EcrAuthorization>;
+  /** `until` is on the monotonic clock: it measures a duration, which a step of the wall clock must not stretch. */
   failure?: { error: unknown; until: number };
+}
+
+/**
+ * What get() throws while the credential set's last call's failure is still being shared: nothing was
+ * tried. `cause` is that call's error; after `remainingMs` get() calls ECR again.
+ */
+export class SharedFailureError extends Error {
+  readonly remainingMs: number;
+
+  constructor(cause: unknown, remainingMs: number) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'SharedFailureError';
+    this.remainingMs = remainingMs;
+  }
 }
 
 /**
@@ -15,12 +30,18 @@ interface Entry {
 export class SharedTokenCache {
   readonly #source: EcrTokenSource;
   readonly #now: () => number;
+  readonly #monotonicNow: () => number;
   readonly #failureTtlMs: number;
   readonly #entries = new Map<string, Entry>();
 
-  constructor(options: { source: EcrTokenSource; now?: () => number; failureTtlMs?: number }) {
+  /**
+   * `now` (the wall clock) judges token expiry, as ECR states it; `monotonicNow` (default: `now`)
+   * times how long a failure is shared.
+   */
+  constructor(options: { source: EcrTokenSource; now?: () => number; monotonicNow?: () => number; failureTtlMs?: number }) {
     this.#source = options.source;
     this.#now = options.now ?? Date.now;
+    this.#monotonicNow = options.monotonicNow ?? this.#now;
     this.#failureTtlMs = options.failureTtlMs ?? 5_000;
   }
 
@@ -35,7 +56,8 @@ export class SharedTokenCache {
     this.#entries.set(key, entry);
     if (entry.token && isFresh(entry.token)) return entry.token;
     if (entry.inFlight) return entry.inFlight;
-    if (entry.failure && entry.failure.until > this.#now()) throw entry.failure.error;
+    const sharedForMs = entry.failure ? entry.failure.until - this.#monotonicNow() : 0;
+    if (entry.failure && sharedForMs > 0) throw new SharedFailureError(entry.failure.error, sharedForMs);
     const call = this.#source.getAuthorizationToken(set);
     entry.inFlight = call;
     try {
@@ -44,7 +66,7 @@ export class SharedTokenCache {
       entry.failure = undefined;
       return token;
     } catch (error) {
-      entry.failure = { error, until: this.#now() + this.#failureTtlMs };
+      entry.failure = { error, until: this.#monotonicNow() + this.#failureTtlMs };
       throw error;
     } finally {
       entry.inFlight = undefined;
@@ -64,9 +86,10 @@ export class SharedTokenCache {
 
   #evictExpired(): void {
     const now = this.#now();
+    const monotonicNow = this.#monotonicNow();
     for (const [key, entry] of this.#entries) {
       const tokenGone = !entry.token || entry.token.expiresAt.getTime() <= now;
-      const failureGone = !entry.failure || entry.failure.until <= now;
+      const failureGone = !entry.failure || entry.failure.until <= monotonicNow;
       if (tokenGone && failureGone && !entry.inFlight) this.#entries.delete(key);
     }
   }

@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { retryAfterMs } from '../kube/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import type { Informer, InformerEvent } from './informer.ts';
@@ -25,6 +26,26 @@ export class TerminalError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'TerminalError';
+  }
+}
+
+/**
+ * A failure to retry with backoff that also bounds the wait: the key is looked at again after the
+ * backoff or after `retryWithinMs`, whichever comes first. For a deadline the status must not miss
+ * however long the backoff has grown, such as the expiry of the credential still being served.
+ * With `backoff: false` nothing was tried (another caller's failure, still shared): the key waits
+ * `retryWithinMs` alone and its backoff does not grow, so a wait that costs nothing cannot push the
+ * next real attempt further out.
+ */
+export class RetryError extends Error {
+  readonly retryWithinMs: number | undefined;
+  readonly backoff: boolean;
+
+  constructor(message: string, options: { cause?: unknown; retryWithinMs?: number; backoff?: boolean } = {}) {
+    super(message, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = 'RetryError';
+    this.retryWithinMs = options.retryWithinMs;
+    this.backoff = options.backoff ?? true;
   }
 }
 
@@ -151,13 +172,21 @@ export class Controller {
       if (err instanceof TerminalError) {
         this.queue.forget(key);
         this.logger.error('reconcile failed; not retrying until the object changes', { namespace, name, error });
+      } else if (err instanceof RetryError && !err.backoff && err.retryWithinMs !== undefined) {
+        this.queue.addAfter(key, err.retryWithinMs);
+        this.logger.debug('reconcile waits on a shared failure', { namespace, name, error, retryInMs: err.retryWithinMs });
       } else {
-        this.queue.addRateLimited(key);
+        // An apiserver that answered 429 (or 5xx) with Retry-After is not asked again sooner, as client-go does.
+        const retryAfter = retryAfterMs(err);
+        this.queue.addRateLimited(key, retryAfter);
+        // A deadline the error names comes first, unless the apiserver asked for a longer wait (addAfter keeps the earlier).
+        if (err instanceof RetryError && err.retryWithinMs !== undefined) this.queue.addAfter(key, Math.max(err.retryWithinMs, retryAfter));
         this.logger.error('reconcile failed; retrying with backoff', {
           namespace,
           name,
           error,
           retries: this.queue.numRequeues(key),
+          ...(retryAfter > 0 ? { retryAfterMs: retryAfter } : {}),
         });
       }
     } finally {

@@ -70,6 +70,8 @@ export interface InformerOptions<T extends KubernetesObject> {
 }
 
 const BACKOFF_KEY = 'list-watch';
+/** Backoff of relists after 410s in a row; forgotten once a watch serves again. */
+const EXPIRED_KEY = 'relist-after-expiry';
 
 /**
  * List-then-watch cache of one resource collection, after client-go's reflector and informer.
@@ -116,6 +118,8 @@ export class Informer<T extends KubernetesObject> {
   private currentWatch: WatchHandle | undefined;
   private watchStartedMs = 0;
   private watchDeliveredEvents = false;
+  /** 410s since a watch last served (delivered an event or ran a while); the second and later ones back off. */
+  private expiredInARow = 0;
   private retryTimer: TimerHandle | undefined;
 
   constructor(options: InformerOptions<T>) {
@@ -301,11 +305,10 @@ export class Informer<T extends KubernetesObject> {
   private onWatchEvent(phase: string, raw: unknown): void {
     if (phase === 'ERROR') {
       const status = asStatus(raw);
+      const useful = this.watchWasUseful();
       this.abandonWatch();
       if (status.code === 410) {
-        this.logger.info('watch resourceVersion expired, relisting', { resourceVersion: this.resourceVersion });
-        this.needsList = true;
-        this.restartNow();
+        this.relistAfterExpiry(useful);
       } else {
         this.retryLater('watch error event', new Error(status.message ?? `watch error ${status.code ?? 'unknown'}`));
       }
@@ -326,6 +329,7 @@ export class Informer<T extends KubernetesObject> {
     const object = this.shape(raw as T);
     this.watchDeliveredEvents = true;
     this.backoff.forget(BACKOFF_KEY);
+    this.resetExpiries();
     const resourceVersion = object.metadata?.resourceVersion;
     if (resourceVersion) this.resourceVersion = resourceVersion;
     const key = keyOfObject(object)!;
@@ -351,12 +355,11 @@ export class Informer<T extends KubernetesObject> {
   private onWatchEnd(err: unknown): void {
     const ranMs = this.clock.now() - this.watchStartedMs;
     const delivered = this.watchDeliveredEvents;
+    const useful = this.watchWasUseful();
     this.abandonWatch();
     if (this.stopped) return;
     if (apiStatus(err) === 410) {
-      this.logger.info('watch resourceVersion expired, relisting', { resourceVersion: this.resourceVersion });
-      this.needsList = true;
-      this.restartNow();
+      this.relistAfterExpiry(useful);
     } else if (err === null || err === undefined || isTimeout(err)) {
       // client-node ends an idle watch after 30 s without data; that is routine.
       if (delivered || ranMs >= this.minWatchDurationMs) {
@@ -366,6 +369,42 @@ export class Informer<T extends KubernetesObject> {
     } else {
       this.retryLater('watch failed', err);
     }
+  }
+
+  /** Whether the current watch delivered anything or ran a while, so ending it now is not a failure in a row. */
+  private watchWasUseful(): boolean {
+    return this.watchDeliveredEvents || this.clock.now() - this.watchStartedMs >= this.minWatchDurationMs;
+  }
+
+  /**
+   * A 410 Gone: the resourceVersion is too old to resume from, so relist: at once the first time,
+   * and with growing backoff while 410s keep coming with no watch serving in between, since
+   * relisting at once would only loop (client-go's reflector backs off its relists the same way).
+   */
+  private relistAfterExpiry(afterUsefulWatch: boolean): void {
+    this.needsList = true;
+    if (afterUsefulWatch) this.resetExpiries();
+    if (this.expiredInARow++ === 0) {
+      this.logger.info('watch resourceVersion expired, relisting', { resourceVersion: this.resourceVersion });
+      this.restartNow();
+      return;
+    }
+    const delayMs = this.backoff.when(EXPIRED_KEY);
+    this.logger.warn('watch resourceVersion expired again; relisting after a backoff', {
+      resourceVersion: this.resourceVersion,
+      retryInMs: delayMs,
+      expiredInARow: this.expiredInARow,
+    });
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.listAndWatch();
+    }, delayMs);
+  }
+
+  private resetExpiries(): void {
+    this.expiredInARow = 0;
+    this.backoff.forget(EXPIRED_KEY);
   }
 
   /** Stops listening to the current watch; its late callbacks are ignored. */

@@ -35,7 +35,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly getters: Array<(key: string | undefined) => void> = [];
 
-  /** Current deadline per delayed key; the heap may hold stale entries, skipped when popped. */
+  /** Current deadline per delayed key (monotonic ms); the heap may hold stale entries, skipped when popped. */
   private readonly waitingDue = new Map<string, number>();
   private readonly waitingHeap: Waiting[] = [];
   private timer: TimerHandle | undefined;
@@ -64,7 +64,9 @@ export class WorkQueue {
       this.add(key);
       return;
     }
-    const dueMs = this.clock.now() + delayMs;
+    // Deadlines are on the monotonic clock: a step of the wall clock (NTP, an administrator) must
+    // neither release every waiting key at once nor hold them all back.
+    const dueMs = this.clock.monotonicNow() + delayMs;
     const current = this.waitingDue.get(key);
     if (current !== undefined && current <= dueMs) return;
     this.waitingDue.set(key, dueMs);
@@ -72,10 +74,10 @@ export class WorkQueue {
     this.armTimer();
   }
 
-  /** Adds the key after the rate limiter's backoff for it, counting one more failure. */
-  addRateLimited(key: string): void {
+  /** Adds the key after the rate limiter's backoff for it (or `atLeastMs`, if longer), counting one more failure. */
+  addRateLimited(key: string, atLeastMs = 0): void {
     if (this.stopping) return;
-    this.addAfter(key, this.rateLimiter.when(key));
+    this.addAfter(key, Math.max(this.rateLimiter.when(key), atLeastMs));
   }
 
   /** Resets the key's backoff. Does not remove the key from the queue. */
@@ -165,7 +167,7 @@ export class WorkQueue {
     if (this.timer !== undefined && this.timerDueMs <= next.dueMs) return;
     this.disarmTimer();
     this.timerDueMs = next.dueMs;
-    this.timer = this.clock.setTimeout(() => this.onTimer(), next.dueMs - this.clock.now());
+    this.timer = this.clock.setTimeout(() => this.onTimer(), next.dueMs - this.clock.monotonicNow());
   }
 
   private disarmTimer(): void {
@@ -177,7 +179,7 @@ export class WorkQueue {
   private onTimer(): void {
     this.timer = undefined;
     this.timerDueMs = Number.POSITIVE_INFINITY;
-    const now = this.clock.now();
+    const now = this.clock.monotonicNow();
     for (let next = this.peekWaiting(); next && next.dueMs <= now; next = this.peekWaiting()) {
       heapPop(this.waitingHeap);
       this.waitingDue.delete(next.key);

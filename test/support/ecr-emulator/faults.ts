@@ -16,8 +16,22 @@ export type FaultKind =
   /** Destroys the connection without a response: the client sees ECONNRESET / socket hang up. */
   | 'connectionReset';
 
+/**
+ * Faults that alter a registry v2 answer rather than replace it, as a broken proxy or registry
+ * would; they apply to `RegistryV2` actions only (other calls are not hit, nor counted).
+ * - `wrongDigest`: a 200 answer's body with one byte changed, so it no longer matches its digest.
+ * - `truncatedJson`: a 200 answer's body cut in half (Content-Length says the cut length).
+ * - `redirectLoop`: 307 back to the very same URL, every time.
+ */
+export type RegistryTamperKind = 'wrongDigest' | 'truncatedJson' | 'redirectLoop';
+const TAMPER_KINDS: readonly string[] = ['wrongDigest', 'truncatedJson', 'redirectLoop'];
+
+function isTamper(kind: FaultKind | RegistryTamperKind): kind is RegistryTamperKind {
+  return TAMPER_KINDS.includes(kind);
+}
+
 export interface FaultSpec {
-  kind: FaultKind;
+  kind: FaultKind | RegistryTamperKind;
   /**
    * Action the fault applies to: an ECR action (`GetAuthorizationToken`), `AssumeRole`,
    * `AssumeRoleWithWebIdentity`, `PodIdentityCredentials`, or a registry v2 action (`RegistryV2.Manifest`, ...). A name also matches its dotted children, so `RegistryV2`
@@ -64,6 +78,8 @@ export interface FaultOutcome {
   latencyMs: number;
   /** The first matching non-latency fault, if any. */
   failure?: { kind: Exclude<FaultKind, 'latency'>; message?: string };
+  /** The first matching registry v2 tampering, if any (registry v2 actions only). */
+  tamper?: RegistryTamperKind;
 }
 
 export class FaultInjector {
@@ -113,6 +129,9 @@ export class FaultInjector {
       if (spec.accessKeyId !== undefined && spec.accessKeyId !== accessKeyId) continue;
       if (spec.kind === 'latency') {
         outcome.latencyMs += spec.latencyMs ?? 0;
+      } else if (isTamper(spec.kind)) {
+        if (outcome.tamper || !actionMatches('RegistryV2', action)) continue;
+        outcome.tamper = spec.kind;
       } else if (outcome.failure) {
         continue;
       } else {

@@ -17,7 +17,7 @@
  * - `EcrEmulator.start(options?: EcrEmulatorOptions): Promise<EcrEmulator>`; `stop(): Promise<void>`;
  *   `url` (`http://127.0.0.1:<port>`), `port`, `clock`.
  * - Tokens: `tokenLifetimeSeconds` (get/set, default 43200), `expireAllTokens()`,
- *   `tokenInfo(password)`.
+ *   `tokenInfo(password)`, `latestToken(accessKeyId)`.
  * - Principals: `addAccessKey({ accountId, region?, accessKeyId?, secretAccessKey?, userName? })` returns
  *   `{ accessKeyId, secretAccessKey, accountId, region? }` (usable directly as SDK `credentials`);
  *   `removeAccessKey(id)`; `expireSessionCredentials(accessKeyId?)`;
@@ -26,6 +26,7 @@
  * - Repositories and images: `createRepository({ accountId, region, name })`, `deleteRepository(...)`,
  *   `pushImage({ accountId, region, repository, tags?, ...ImageSpec })`,
  *   `pushIndex({ accountId, region, repository, tags?, format?, manifests })`,
+ *   `pushManifest({ accountId, region, repository, tags?, mediaType, manifest, blobs? })` (any bytes, any media type),
  *   `tag({ ..., tag, digest })`, `untag({ ..., tag })`, `findImage({ ..., reference })`.
  * - Registry addressing: `registryHost(accountId, region)`, `registryUrl(accountId, region)`.
  * - Web identity (STS AssumeRoleWithWebIdentity): `addOidcProvider({ issuer, audiences })`,
@@ -33,7 +34,8 @@
  *   `webIdentityCalls()`, `oidcKeyFetches`; option `oidcCaPem` (the CA that serves the issuer's discovery).
  * - EKS Pod Identity: `addPodIdentity({ token, roleArn, durationSeconds? })`, `removePodIdentity(token)`,
  *   `podIdentityUrl` (for AWS_CONTAINER_CREDENTIALS_FULL_URI).
- * - Faults: `injectFault(spec: FaultSpec): FaultHandle`, `clearFaults()`.
+ * - Faults: `injectFault(spec: FaultSpec): FaultHandle`, `clearFaults()`. Registry v2 answers can also be
+ *   tampered with (`wrongDigest`, `truncatedJson`, `redirectLoop`; see RegistryTamperKind).
  * - Counters: `callCount(filter?)`, `counters()`, `resetCounters()`.
  *
  * Behaviour worth knowing:
@@ -67,6 +69,7 @@
  *   AccountId, Expiration}` with fresh session credentials. Counted as `PodIdentityCredentials`.
  */
 
+import { createHash } from 'node:crypto';
 import { CallCounters, type CallFilter, type CounterSnapshot } from './counters.ts';
 import { type FaultHandle, FaultInjector, type FaultSpec } from './faults.ts';
 import { OidcKeySource } from './oidc.ts';
@@ -87,7 +90,7 @@ import { EmulatorServer } from './server.ts';
 import { type AuthTokenRecord, type EmulatorClock, EmulatorState, type WebIdentityCall } from './state.ts';
 
 export type { CallFilter, CounterSnapshot } from './counters.ts';
-export type { FaultHandle, FaultKind, FaultSpec } from './faults.ts';
+export type { FaultHandle, FaultKind, FaultSpec, RegistryTamperKind } from './faults.ts';
 export type { ImageRuntimeConfig, ImageSpec, ManifestFormat, Platform } from './images.ts';
 export { MEDIA_TYPES } from './images.ts';
 export { REGISTRY_V2_ACTIONS } from './registry-v2.ts';
@@ -270,6 +273,12 @@ export class EcrEmulator {
     };
   }
 
+  /** The token issued last for an access key, with its password (to compare with a pull secret's), if any. */
+  latestToken(accessKeyId: string): (IssuedToken & { password: string }) | undefined {
+    const token = this.state.latestToken(accessKeyId);
+    return token ? { ...this.tokenInfo(token.password)!, password: token.password } : undefined;
+  }
+
   // --- principals -------------------------------------------------------------------------------
 
   /** Registers a long-term access key (generated when ids are omitted). */
@@ -422,6 +431,25 @@ export class EcrEmulator {
       sizeInBytes,
       pushedAt: new Date(pushedAtMs),
     };
+  }
+
+  /**
+   * Stores `manifest` exactly as given, under any media type (a schema 1 manifest, an artifact, plain
+   * garbage), and points `tags` at it; its digest is the sha256 of those bytes. `blobs` (an artifact's
+   * config and layers, say) are stored by the sha256 of their bytes too.
+   */
+  pushManifest(input: RepositoryRef & { tags?: string[]; mediaType: string; manifest: string; blobs?: string[] }): { digest: string } {
+    const repository = this.repository(input);
+    const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    for (const blob of input.blobs ?? []) {
+      const bytes = Buffer.from(blob, 'utf8');
+      repository.putBlob({ digest: sha256(bytes), mediaType: 'application/octet-stream', bytes });
+    }
+    const bytes = Buffer.from(input.manifest, 'utf8');
+    const digest = sha256(bytes);
+    repository.putManifest({ digest, mediaType: input.mediaType, bytes, pushedAtMs: this.clock.now(), sizeInBytes: bytes.length });
+    for (const tag of input.tags ?? []) repository.tag(tag, digest);
+    return { digest };
   }
 
   /** Points `tag` at an existing manifest, moving it from wherever it pointed. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { FaultKind } from './faults.ts';
+import type { FaultKind, RegistryTamperKind } from './faults.ts';
 import { Repository } from './repository.ts';
 import type { AuthTokenRecord, EmulatorState } from './state.ts';
 
@@ -114,6 +114,19 @@ export function registryFaultResponse(kind: Exclude<FaultKind, 'latency' | 'conn
     case 'accessDenied':
       return registryError(403, 'DENIED', message ?? 'Not Authorized');
   }
+}
+
+/**
+ * A registry answer altered as a broken registry or proxy would alter it. Only 200 answers carry a
+ * body worth tampering with; a redirect loop replaces any answer with a 307 to `target` itself.
+ */
+export function tamperRegistryResponse(kind: RegistryTamperKind, response: RegistryResponse, target: string): RegistryResponse {
+  if (kind === 'redirectLoop') return { status: 307, headers: { ...BASE_HEADERS, location: target }, body: Buffer.alloc(0) };
+  if (response.status !== 200 || response.body.length === 0) return response;
+  if (kind === 'truncatedJson') return { ...response, body: response.body.subarray(0, Math.floor(response.body.length / 2)) };
+  const body = Buffer.from(response.body);
+  body[body.length - 1] = body[body.length - 1]! ^ 0x01;
+  return { ...response, body };
 }
 
 /** Finds the issued token behind `Authorization: Basic base64(AWS:<password>)`, valid or not. */

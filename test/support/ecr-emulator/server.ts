@@ -14,6 +14,7 @@ import {
   type RegistryResponse,
   registryFaultResponse,
   serveRegistry,
+  tamperRegistryResponse,
   tokenOfRequest,
 } from './registry-v2.ts';
 import type { OidcKeySource } from './oidc.ts';
@@ -229,7 +230,8 @@ export class EmulatorServer {
     if (await this.applyLatencyAndReset(req, outcome)) return;
     const failure = outcome.failure;
     if (failure && failure.kind !== 'connectionReset') return this.sendRegistry(res, registryFaultResponse(failure.kind, failure.message));
-    this.sendRegistry(res, serveRegistry(req.method ?? 'GET', route, authorization.registry, this.deps.state));
+    const response = serveRegistry(req.method ?? 'GET', route, authorization.registry, this.deps.state);
+    this.sendRegistry(res, outcome.tamper ? tamperRegistryResponse(outcome.tamper, response, req.url ?? rawPath) : response);
   }
 
   private send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer, close = false): void {

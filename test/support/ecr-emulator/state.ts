@@ -357,6 +357,13 @@ export class EmulatorState {
     return this.tokens.get(password);
   }
 
+  /** The token issued last for `accessKeyId` (the map keeps issue order), if any is remembered. */
+  latestToken(accessKeyId: string): AuthTokenRecord | undefined {
+    let latest: AuthTokenRecord | undefined;
+    for (const token of this.tokens.values()) if (token.accessKeyId === accessKeyId) latest = token;
+    return latest;
+  }
+
   expireAllTokens(): void {
     const now = this.clock.now();
     for (const token of this.tokens.values()) token.expiresAtMs = Math.min(token.expiresAtMs, now);

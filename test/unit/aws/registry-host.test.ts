@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { defaultApiEndpoint, parseRegistryHost, type RegistryHost } from '../../../src/aws/registry-host.ts';
+import { awsEndpointRegion, defaultApiEndpoint, parseRegistryHost, type RegistryHost } from '../../../src/aws/registry-host.ts';
 
 const COMMERCIAL = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
 
@@ -131,5 +131,20 @@ describe('defaultApiEndpoint', () => {
     it(`serves ${host} from ${endpoint}`, () => {
       expect(defaultApiEndpoint(parsed(host))).to.equal(endpoint);
     });
+  }
+});
+
+describe('awsEndpointRegion', () => {
+  const cases: Array<[string, { region: string; china: boolean } | undefined]> = [
+    ['https://api.ecr.eu-west-1.amazonaws.com', { region: 'eu-west-1', china: false }],
+    ['https://api.ecr-fips.us-gov-west-1.amazonaws.com', { region: 'us-gov-west-1', china: false }],
+    ['https://api.ecr.cn-north-1.amazonaws.com.cn', { region: 'cn-north-1', china: true }],
+    ['https://ecr.us-west-2.api.aws', { region: 'us-west-2', china: false }],
+    ['https://vpce-0a1b2c3d4e5f6a7b8-ab12cd34.api.ecr.us-east-1.vpce.amazonaws.com', { region: 'us-east-1', china: false }],
+    ['http://127.0.0.1:4566', undefined],
+    ['https://ecr.example.com', undefined],
+  ];
+  for (const [endpoint, expected] of cases) {
+    it(`reads ${endpoint}`, () => expect(awsEndpointRegion(endpoint)).to.deep.equal(expected));
   }
 });

@@ -55,6 +55,11 @@ describe('parseManifest', () => {
     expect(() => parseManifest(JSON.stringify({ mediaType: OCI_INDEX }), OCI_INDEX)).to.throw(ManifestError, /no manifests list/);
   });
 
+  it('refuses an OCI artifact (a Helm chart) whose config is not an image config', () => {
+    const chart = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', digest: amd64.digest, size: 2 } });
+    expect(() => parseManifest(chart, OCI_MANIFEST)).to.throw(ManifestError, /its config is application\/vnd\.cncf\.helm\.config\.v1\+json, not a container image config/);
+  });
+
   it('asks ECR for image manifests, OCI indexes and Docker manifest lists', () => {
     expect(ACCEPTED_MANIFEST_MEDIA_TYPES).to.have.members([OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST]);
   });

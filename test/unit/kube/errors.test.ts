@@ -1,6 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { describeApiError, isConflict, isPatchTestFailure, PatchTestFailedError } from '../../../src/kube/errors.ts';
+import { describeApiError, isConflict, isPatchTestFailure, PatchTestFailedError, retryAfterMs } from '../../../src/kube/errors.ts';
 
 const patchNotApplied = { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'the server rejected our request due to an error in our request', reason: 'Invalid', details: {}, code: 422 };
 
@@ -20,6 +20,23 @@ describe('Kubernetes API errors', () => {
 
   it('re-throws a stale read as a conflict', () => {
     expect(isConflict(new PatchTestFailedError('moved'))).to.equal(true);
+  });
+
+  it('reads how long a 429 or 5xx asks to wait: the Retry-After header, else the Status details, through causes', () => {
+    const throttled = { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'TooManyRequests', details: { retryAfterSeconds: 3 }, code: 429 };
+    expect(retryAfterMs(new ApiException(429, 'Unknown API Status Code!', JSON.stringify(throttled), { 'retry-after': '2' }))).to.equal(2000);
+    expect(retryAfterMs(new ApiException(429, 'Unknown API Status Code!', JSON.stringify(throttled), {}))).to.equal(3000);
+    expect(retryAfterMs(new ApiException(503, 'Service Unavailable', '', { 'retry-after': '1' }))).to.equal(1000);
+    expect(retryAfterMs(new Error('writing the pull secret failed', { cause: new ApiException(429, 'Too Many Requests', '', { 'retry-after': '5' }) }))).to.equal(5000);
+    expect(retryAfterMs(new ApiException(429, 'Too Many Requests', '', { 'retry-after': '86400' })), 'capped').to.equal(60_000);
+  });
+
+  it('finds no wait where none was asked for', () => {
+    expect(retryAfterMs(new ApiException(409, 'Conflict', '', { 'retry-after': '2' })), 'not a 429 or 5xx').to.equal(0);
+    expect(retryAfterMs(new ApiException(429, 'Too Many Requests', 'not json', {}))).to.equal(0);
+    expect(retryAfterMs(new ApiException(429, 'Too Many Requests', '', { 'retry-after': 'Wed, 21 Oct 2015 07:28:00 GMT' }))).to.equal(0);
+    expect(retryAfterMs(new Error('ECR unavailable'))).to.equal(0);
+    expect(retryAfterMs(undefined)).to.equal(0);
   });
 
   it('describes an error whose body is JSON text with its message', () => {

@@ -50,10 +50,27 @@ describe('credentialsFromSecret', () => {
     if (!result.ok) expectNoKeyValues(result.message);
   });
 
-  it('names both keys when both are missing', () => {
+  it('names both keys when the Secret has no data', () => {
     const result = fromSecret(keysSecret({}), SPEC, TARGET);
     expect(result).to.deep.include({ ok: false, reason: 'CredentialsKeyMissing' });
-    if (!result.ok) expect(result.message).to.equal('Secret team-a/aws-keys has no non-empty AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY');
+    if (!result.ok) expect(result.message).to.equal('Secret team-a/aws-keys has no data: it needs non-empty AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  });
+
+  it('names the type and the keys of a Secret that holds something else, never their values', () => {
+    const pullSecret: V1Secret = { ...keysSecret({ '.dockerconfigjson': '{"auths":{}}' }), type: 'kubernetes.io/dockerconfigjson' };
+    expect(fromSecret(pullSecret, SPEC, TARGET)).to.deep.equal({
+      ok: false,
+      reason: 'CredentialsKeyMissing',
+      message:
+        'Secret team-a/aws-keys, of type kubernetes.io/dockerconfigjson, has keys .dockerconfigjson but no non-empty AWS_ACCESS_KEY_ID or AWS_SECRET_ACCESS_KEY: ' +
+        'add them, or point spec.credentials.secretRef.accessKeyIDKey and secretAccessKeyKey at the keys that hold the AWS keys',
+    });
+    const lowerCase = fromSecret(keysSecret({ aws_access_key_id: ACCESS_KEY_ID, aws_secret_access_key: SECRET_ACCESS_KEY }), SPEC, TARGET);
+    expect(lowerCase.ok).to.equal(false);
+    if (!lowerCase.ok) {
+      expect(lowerCase.message).to.include('has keys aws_access_key_id, aws_secret_access_key but no non-empty AWS_ACCESS_KEY_ID');
+      expectNoKeyValues(lowerCase.message);
+    }
   });
 
   it('treats a Secret without data as missing both keys', () => {
@@ -100,15 +117,63 @@ describe('credentialsFromSecret', () => {
     }
   });
 
-  it('trims whitespace and the trailing newline a pasted key carries', () => {
+  it('uses a pasted key without the whitespace around it, and says what to clean up', () => {
     const result = fromSecret(
       keysSecret({ AWS_ACCESS_KEY_ID: ` ${ACCESS_KEY_ID}\n`, AWS_SECRET_ACCESS_KEY: `${SECRET_ACCESS_KEY}\r\n`, AWS_SESSION_TOKEN: `\t${SESSION_TOKEN}\n` }),
       SPEC,
       TARGET,
     );
-    expect(result).to.deep.equal({
+    expect(result).to.deep.include({
       ok: true,
       set: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY, sessionToken: SESSION_TOKEN, region: 'us-east-1' },
+    });
+    const notices = result.ok ? (result.notices ?? []) : [];
+    expect(notices).to.have.length(3);
+    expect(notices[0]).to.match(/^the access key ID \(AWS_ACCESS_KEY_ID in Secret team-a\/aws-keys\) starts with a space and ends with a newline\. /);
+    expect(notices[1]).to.match(/^the secret access key \(AWS_SECRET_ACCESS_KEY in Secret team-a\/aws-keys\) ends with a newline\. The operator ignores it/);
+    expect(notices[2]).to.match(/^the session token \(AWS_SESSION_TOKEN in Secret team-a\/aws-keys\) starts with a tab and ends with a newline/);
+    for (const notice of notices) expectNoKeyValues(notice);
+  });
+
+  it('uses a key without the quotes around it, and says so', () => {
+    const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: `'${ACCESS_KEY_ID}'`, AWS_SECRET_ACCESS_KEY: `"${SECRET_ACCESS_KEY}"\n` }), SPEC, TARGET);
+    expect(result).to.deep.include({ ok: true, set: { accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY, region: 'us-east-1' } });
+    const notices = result.ok ? (result.notices ?? []) : [];
+    expect(notices[0]).to.include('is wrapped in single quotes');
+    expect(notices[1]).to.include('is wrapped in double quotes and ends with a newline');
+  });
+
+  it('has no notices for clean keys', () => {
+    const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }), SPEC, TARGET);
+    expect(result).to.not.have.property('notices');
+  });
+
+  describe('refuses keys that cannot work, as CredentialsMalformed, before any call to AWS', () => {
+    const cases: Array<[string, Record<string, string | Buffer>, string]> = [
+      ['a temporary key without its session token', { AWS_ACCESS_KEY_ID: 'ASIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }, 'is a temporary key (ASIA…), which AWS accepts only with its session token: add the session token under AWS_SESSION_TOKEN'],
+      ['the two keys swapped', { AWS_ACCESS_KEY_ID: SECRET_ACCESS_KEY, AWS_SECRET_ACCESS_KEY: ACCESS_KEY_ID }, 'the access key ID (AWS_ACCESS_KEY_ID) looks like a secret access key: the two values may be swapped'],
+      ['an access key ID in the secret field', { AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: ACCESS_KEY_ID }, 'the secret access key (AWS_SECRET_ACCESS_KEY) looks like an access key ID'],
+      ['an ID base64-encoded twice', { AWS_ACCESS_KEY_ID: Buffer.from(ACCESS_KEY_ID).toString('base64'), AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }, 'is base64-encoded twice'],
+      ['an ID in lower case', { AWS_ACCESS_KEY_ID: ACCESS_KEY_ID.toLowerCase(), AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }, 'is not an access key ID: those are upper-case letters and digits'],
+      ['an ID with a space inside', { AWS_ACCESS_KEY_ID: 'AKIAIOSF ODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }, 'has whitespace or quotes inside it'],
+      ['binary garbage', { AWS_ACCESS_KEY_ID: ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: Buffer.from([0xff, 0x00, 0x81]) }, 'the secret access key (AWS_SECRET_ACCESS_KEY in Secret team-a/aws-keys) holds bytes that are not printable text'],
+      ['a look-alike letter', { AWS_ACCESS_KEY_ID: `AKI\u0410IOSFODNN7EXAMPLE`, AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY }, 'not printable text'],
+    ];
+    for (const [title, values, message] of cases) {
+      it(title, () => {
+        const data = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+        const result = fromSecret({ metadata: { name: 'aws-keys' }, data }, SPEC, TARGET);
+        expect(result).to.deep.include({ ok: false, reason: 'CredentialsMalformed' });
+        if (!result.ok) {
+          expect(result.message).to.include(message);
+          expectNoKeyValues(result.message);
+        }
+      });
+    }
+
+    it('accepts a temporary key with its session token', () => {
+      const result = fromSecret(keysSecret({ AWS_ACCESS_KEY_ID: 'ASIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: SECRET_ACCESS_KEY, AWS_SESSION_TOKEN: SESSION_TOKEN }), SPEC, TARGET);
+      expect(result.ok).to.equal(true);
     });
   });
 

@@ -43,7 +43,7 @@ class FakeApi {
       status: { observedGeneration: -1 },
     };
     this.cachedRegistry = structuredClone(this.registry);
-    this.putSecret({ metadata: { name: 'keys', namespace: NS }, data: { AWS_ACCESS_KEY_ID: b64('AKIAEXAMPLE'), AWS_SECRET_ACCESS_KEY: b64('secret') } });
+    this.putSecret({ metadata: { name: 'keys', namespace: NS }, data: { AWS_ACCESS_KEY_ID: b64('AKIAIOSFODNN7EXAMPLE'), AWS_SECRET_ACCESS_KEY: b64('secret') } });
   }
 
   sync(): void {
@@ -169,7 +169,7 @@ function harness(spec: Partial<EcrRegistrySpec> = {}) {
     }
   };
   const condition = (type: string): Condition | undefined => findCondition(api.registry.status?.conditions, type);
-  return { clock, api, ecr, events, reconcile, condition };
+  return { clock, api, ecr, events, reconcile, condition, deps };
 }
 
 function b64(text: string): string {
@@ -227,6 +227,37 @@ describe('reconcileRegistry', () => {
       ecr.failure = rejected();
       clock.advance(12 * HOUR - 60_000);
       expect(await reconcile()).to.deep.equal({ requeueAfterMs: 61_000 });
+    });
+
+    // Issue 14 (ECR down for longer than a token's life): the backoff may have grown past the expiry.
+    it('asks to be retried no later than the served token expiry while ECR is unreachable', async () => {
+      const { api, ecr, clock, reconcile, deps } = harness();
+      await reconcile();
+      api.sync();
+      ecr.failure = Object.assign(new Error('We encountered an internal error'), { name: 'ServerException', $metadata: { httpStatusCode: 500 } });
+      clock.advance(12 * HOUR - 60_000);
+      const error = await reconcileRegistry(deps, { namespace: NS, name: 'ecr' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(RetryableRegistryError);
+      expect((error as RetryableRegistryError).retryWithinMs, 'a look 1 s after the expiry').to.equal(61_000);
+    });
+
+    it('waits for a failure its credential set shares, without a backoff step of its own', async () => {
+      const { api, ecr, clock, reconcile, deps } = harness();
+      await reconcile();
+      api.sync();
+      const shared = { ...deps, tokens: new SharedTokenCache({ source: ecr, now: () => clock.now(), monotonicNow: () => clock.monotonicNow(), failureTtlMs: 5_000 }) };
+      ecr.failure = throttled();
+      clock.advance(7 * HOUR);
+      const first = await reconcileRegistry(shared, { namespace: NS, name: 'ecr' }).then(() => undefined, (e: unknown) => e);
+      clock.advance(1_000);
+      const second = await reconcileRegistry(shared, { namespace: NS, name: 'ecr' }).then(() => undefined, (e: unknown) => e);
+      expect(ecr.calls, 'one call made; the second reconcile met the shared failure').to.equal(2);
+      expect(first).to.be.instanceOf(RetryableRegistryError).and.to.include({ backoff: true });
+      expect(second).to.be.instanceOf(RetryableRegistryError).and.to.include({ backoff: false, retryWithinMs: 4_000 });
+      expect(findCondition(api.registry.status?.conditions, 'Refreshed')).to.include({ status: 'False', reason: 'Throttled' });
     });
 
     it('reports Reconciling=True, not Stalled, when the first token is throttled', async () => {

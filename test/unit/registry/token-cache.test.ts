@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { AwsCredentialSet, KeysCredentialSet } from '../../../src/aws/credential-set.ts';
 import type { EcrAuthorization, EcrTokenSource } from '../../../src/aws/ecr-token.ts';
-import { SharedTokenCache } from '../../../src/registry/token-cache.ts';
+import { SharedFailureError, SharedTokenCache } from '../../../src/registry/token-cache.ts';
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2025, 0, 1);
@@ -163,13 +163,33 @@ describe('SharedTokenCache', () => {
     await cache.get(KEYS, never).catch((error: unknown) => {
       caught = error;
     });
-    expect(caught, 'the shared failure').to.equal(throttled);
+    // Nothing was tried: the caller learns the failure and how long it is still shared.
+    expect(caught, 'the shared failure').to.be.instanceOf(SharedFailureError);
+    expect((caught as SharedFailureError).cause).to.equal(throttled);
+    expect((caught as SharedFailureError).remainingMs).to.equal(1);
     expect(source.calls).to.equal(1);
 
     source.failWith = undefined;
     nowMs += 1;
     const recovered = await cache.get(KEYS, never);
     expect(source.calls).to.equal(2);
+    expect(recovered.password).to.equal('password-2');
+  });
+
+  // Issue 14's clock fault: the failure TTL is a duration; a wall clock stepped back must not stretch it.
+  it('shares a failure for failureTtlMs of monotonic time, whatever the wall clock does', async () => {
+    let monotonicMs = 0;
+    const source = new CountingTokenSource(now);
+    const cache = new SharedTokenCache({ source, now, monotonicNow: () => monotonicMs, failureTtlMs: 5_000 });
+    source.failWith = new Error('ECR is down');
+    await cache.get(KEYS, never).catch(() => undefined);
+    expect(source.calls).to.equal(1);
+
+    source.failWith = undefined;
+    nowMs -= 10 * 60_000;
+    monotonicMs += 5_000;
+    const recovered = await cache.get(KEYS, never);
+    expect(source.calls, 'called again after 5 s, not 10 minutes and 5 s').to.equal(2);
     expect(recovered.password).to.equal('password-2');
   });
 

@@ -1,9 +1,11 @@
+import { ApiException } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import {
   Controller,
   type ControllerMetrics,
   type ObjectKey,
   type ReconcileResult,
+  RetryError,
   TerminalError,
 } from '../../../src/runtime/controller.ts';
 import { ExponentialBackoffRateLimiter } from '../../../src/runtime/rate-limiter.ts';
@@ -88,6 +90,58 @@ describe('Controller', () => {
     controller.enqueue('ns/a');
     await clock.advanceAsync(10_000);
     expect(calls.map((at) => at - start)).to.deep.equal([0, 100, 300, 700]);
+    expect(queue.numRequeues('ns/a')).to.equal(0);
+    await controller.stop({ deadlineMs: 1000 });
+  });
+
+  it('waits at least the Retry-After a throttled apiserver answered before retrying the key', async () => {
+    const calls: number[] = [];
+    let failuresLeft = 2;
+    const { clock, controller } = setup(async () => {
+      calls.push(clock.now());
+      if (failuresLeft-- > 0) throw new ApiException(429, 'Too Many Requests', '', { 'retry-after': '2' });
+    });
+    const start = clock.now();
+    controller.start();
+    controller.enqueue('ns/a');
+    await clock.advanceAsync(10_000);
+    // Without Retry-After the backoff alone would have retried after 100 and 200 ms.
+    expect(calls.map((at) => at - start)).to.deep.equal([0, 2_000, 4_000]);
+    await controller.stop({ deadlineMs: 1000 });
+  });
+
+  // Issue 14: ECR down while the backoff has grown; Ready must turn False when the served token expires.
+  it('retries a RetryError no later than its retryWithinMs, however long the backoff has grown', async () => {
+    const calls: number[] = [];
+    const { clock, controller } = setup(async () => {
+      calls.push(clock.now());
+      // The backoff reaches its 1 s cap; the error asks for a look within 250 ms from the fourth failure on.
+      throw new RetryError('ECR unavailable', calls.length >= 4 ? { retryWithinMs: 250 } : {});
+    });
+    const start = clock.now();
+    controller.start();
+    controller.enqueue('ns/a');
+    await clock.advanceAsync(1_700);
+    expect(calls.map((at) => at - start)).to.deep.equal([0, 100, 300, 700, 950, 1_200, 1_450, 1_700]);
+    await controller.stop({ deadlineMs: 1000 });
+  });
+
+  // Issue 14's soak: a throttled credential set's failure is shared for 5 s; retries that only met it
+  // grew each registry's backoff past its token's expiry. Waiting on a shared failure costs nothing.
+  it('waits a RetryError without backoff for its retryWithinMs, and does not grow the backoff', async () => {
+    const calls: number[] = [];
+    const { clock, queue, controller } = setup(async () => {
+      calls.push(clock.now());
+      if (calls.length === 1) throw new RetryError('ECR throttled');
+      if (calls.length <= 3) throw new RetryError('ECR throttled (shared)', { retryWithinMs: 2_000, backoff: false });
+      if (calls.length === 4) throw new RetryError('ECR throttled');
+    });
+    const start = clock.now();
+    controller.start();
+    controller.enqueue('ns/a');
+    await clock.advanceAsync(10_000);
+    // 100 ms after the first failure; 2 s waits that leave the backoff alone; then 200 ms, the second step.
+    expect(calls.map((at) => at - start)).to.deep.equal([0, 100, 2_100, 4_100, 4_300]);
     expect(queue.numRequeues('ns/a')).to.equal(0);
     await controller.stop({ deadlineMs: 1000 });
   });

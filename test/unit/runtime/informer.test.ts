@@ -192,6 +192,38 @@ describe('Informer', () => {
     informer.stop();
   });
 
+  it('backs off its relists while every watch after a list is answered 410, and relists at once again after a watch served', async () => {
+    const { clock, source, informer, listCalls } = setup({ items: [], metadata: { resourceVersion: '10' } });
+    const gone = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 410, reason: 'Expired', message: 'too old resource version' };
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    // The first 410 relists at once; each following one, with no watch serving in between, waits longer.
+    const relistDelays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const lists = listCalls.length;
+      source.last.send('ERROR', gone);
+      await settle();
+      const waitMs = listCalls.length > lists ? 0 : clock.nextTimerInMs()!;
+      if (waitMs > 0) {
+        await clock.advanceAsync(waitMs - 1);
+        expect(listCalls.length, 'no relist before the backoff').to.equal(lists);
+        await clock.advanceAsync(1);
+      }
+      expect(listCalls.length).to.equal(lists + 1);
+      relistDelays.push(waitMs);
+    }
+    expect(relistDelays).to.deep.equal([0, 1000, 2000, 4000]);
+
+    // A watch that delivers an event ends the run: the next 410 relists at once again.
+    source.last.send('ADDED', secret('a', 'one', '11'));
+    const lists = listCalls.length;
+    source.last.end(Object.assign(new Error('Gone'), { statusCode: 410 }));
+    await settle();
+    expect(listCalls.length).to.equal(lists + 1);
+    informer.stop();
+  });
+
   it('restarts a watch that ends normally at once, from the last resourceVersion, without relisting', async () => {
     const { clock, source, informer, listCalls } = setup({ items: [], metadata: { resourceVersion: '10' } });
     informer.start();

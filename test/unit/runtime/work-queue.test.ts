@@ -150,6 +150,27 @@ describe('WorkQueue', () => {
     expect(clock.nextTimerInMs()).to.equal(100);
   });
 
+  // Issue 14's clock fault: delays are durations, so an NTP step of the wall clock must not move them.
+  it('releases no delayed key early when the wall clock steps forward', async () => {
+    const clock = new FakeClock();
+    const queue = newQueue(clock);
+    queue.addAfter('ns/soon', 1_000);
+    for (let i = 0; i < 100; i++) queue.addAfter(`ns/k${i}`, 60_000 + i * 1_000);
+    clock.stepWallClock(10 * 60_000);
+    clock.advance(1_000);
+    expect(await drain(queue), 'only the key whose delay passed').to.deep.equal(['ns/soon']);
+    expect(queue.waitingLen()).to.equal(100);
+  });
+
+  it('still releases a delayed key on time when the wall clock steps back', () => {
+    const clock = new FakeClock();
+    const queue = newQueue(clock);
+    queue.addAfter('ns/a', 1_000);
+    clock.stepWallClock(-10 * 60_000);
+    clock.advance(1_000);
+    expect(queue.len(), 'released after its delay, not 10 minutes later').to.equal(1);
+  });
+
   it('releases waiting getters with undefined on shutdown and ignores later adds', async () => {
     const clock = new FakeClock();
     const queue = newQueue(clock);
