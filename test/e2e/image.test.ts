@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, existsSync, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -11,6 +10,7 @@ import { parseDockerfile, type ImageLayout } from '../support/dockerfile.ts';
 import { type AccessKey, EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
 import { eventually } from '../support/eventually.ts';
+import { runCommand } from '../support/run-command.ts';
 import { readOciImage, layerDigests, layerEntries, type OciImage, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, unpackLayers, whiteouts } from './support/oci-layout.ts';
 import { forbiddenLines, killAllOperatorProcesses, type OperatorProcess, startOperatorProcess } from './support/operator-process.ts';
 import {
@@ -38,33 +38,17 @@ interface Build {
 }
 
 /** `npm run image` into `layoutDir`; its last stdout line is the manifest digest. */
-function buildImage(layoutDir: string, options: { umask?: string; tmpDir?: string } = {}): Promise<Build> {
+async function buildImage(layoutDir: string, options: { umask?: string; tmpDir?: string } = {}): Promise<Build> {
   const started = Date.now();
   const script = `umask ${options.umask ?? '022'} && exec bash "$0" --output "$1"`;
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', script, BUILD_SCRIPT, layoutDir], {
-      cwd: REPOSITORY_ROOT,
-      env: { ...process.env, ...(options.tmpDir ? { TMPDIR: options.tmpDir } : {}) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const digest = stdout.trim().split('\n').at(-1) ?? '';
-      if (code !== 0 || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-        reject(new Error(`${BUILD_SCRIPT} exited with ${code}:\n${stderr.slice(-4000)}`));
-        return;
-      }
-      resolve({ digest, layoutDir, ms: Date.now() - started, log: stderr });
-    });
+  const { code, stdout, stderr } = await runCommand('bash', ['-c', script, BUILD_SCRIPT, layoutDir], {
+    cwd: REPOSITORY_ROOT,
+    ...(options.tmpDir ? { env: { TMPDIR: options.tmpDir } } : {}),
+    timeoutMs: 15 * 60_000,
   });
+  const digest = stdout.trim().split('\n').at(-1) ?? '';
+  if (code !== 0 || !/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`${BUILD_SCRIPT} exited with ${code}:\n${stderr.slice(-4000)}`);
+  return { digest, layoutDir, ms: Date.now() - started, log: stderr };
 }
 
 /** The Dockerfile's final stage, as the image config must reproduce it. */

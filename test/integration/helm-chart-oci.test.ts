@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { load } from 'js-yaml';
 import { trackPid, untrackPid } from '../support/controlplane/cleanup.ts';
 import { type HelmResult, helm } from '../support/helm.ts';
+import { locateBuiltTool, runCommandOk } from '../support/run-command.ts';
 
 /**
  * README "Publish the chart to an OCI registry": `helm package`, `helm push` to an OCI registry, and
@@ -21,46 +22,14 @@ const CRANE_SCRIPT = path.join(REPOSITORY_ROOT, 'test', 'controlplane', 'crane.s
 const HELM_CONFIG_MEDIA_TYPE = 'application/vnd.cncf.helm.config.v1+json';
 const HELM_CHART_MEDIA_TYPE = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 
-interface Output {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: readonly string[], timeoutMs = 30 * 60_000): Promise<Output> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
-}
 
 /** The cached crane binary: crane.sh's last stdout line (a cold build takes about two minutes). */
-async function locateCrane(): Promise<string> {
-  const { code, stdout, stderr } = await run('bash', [CRANE_SCRIPT]);
-  if (code !== 0) throw new Error(`${CRANE_SCRIPT} failed:\n${stderr}`);
-  return stdout.trimEnd().split('\n').at(-1) ?? '';
+function locateCrane(): Promise<string> {
+  return locateBuiltTool(CRANE_SCRIPT);
 }
 
 async function crane(binary: string, args: readonly string[]): Promise<string> {
-  const { code, stdout, stderr } = await run(binary, args, 60_000);
-  if (code !== 0) throw new Error(`crane ${args.join(' ')} exited with ${code}:\n${stderr}`);
-  return stdout;
+  return (await runCommandOk(binary, args, { timeoutMs: 60_000 })).stdout;
 }
 
 /** `crane registry serve` on a free loopback port, in memory; resolves with its host:port once it listens. */

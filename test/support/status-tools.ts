@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { locateBuiltTool, runCommand } from './run-command.ts';
 
 /**
  * What GitOps tools would say about objects, computed by their own code through
@@ -59,7 +59,7 @@ export async function argoHealth(objects: readonly KubeObjectLike[]): Promise<Ve
 export async function statusReports(objects: readonly KubeObjectLike[]): Promise<StatusReport[]> {
   const tool = await locateStatuscheck();
   const args = healthScripts().flatMap(({ key, file }) => ['--health', `${key}=${file}`]);
-  const { code, stdout, stderr } = await run(tool, args, JSON.stringify(objects));
+  const { code, stdout, stderr } = await runCommand(tool, args, { input: JSON.stringify(objects) });
   if (code !== 0) throw new Error(`statuscheck failed (exit ${code}): ${stderr.trim()}`);
   return JSON.parse(stdout) as StatusReport[];
 }
@@ -82,30 +82,6 @@ export function healthScripts(): Array<{ key: string; file: string; configMapKey
 }
 
 /** Builds the tool when missing (about a minute cold) and returns its path, the script's last stdout line. */
-export async function locateStatuscheck(): Promise<string> {
-  const { code, stdout, stderr } = await run('bash', [buildScript], '');
-  if (code !== 0) {
-    const reason = stderr.trimEnd().split('\n').find((line) => line.startsWith('controlplane: error:')) ?? stderr.trim();
-    throw new Error(`${buildScript} failed: ${reason}`);
-  }
-  const tool = stdout.trimEnd().split('\n').at(-1) ?? '';
-  fs.accessSync(tool, fs.constants.X_OK);
-  return tool;
-}
-
-function run(command: string, args: readonly string[], input: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end(input);
-  });
+export function locateStatuscheck(): Promise<string> {
+  return locateBuiltTool(buildScript);
 }

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import { runCommandOk } from '../../support/run-command.ts';
 
 /**
  * Reads an OCI image layout (https://github.com/opencontainers/image-spec/blob/main/image-layout.md)
@@ -100,7 +100,7 @@ export async function layerDigests(image: OciImage, layer: Descriptor): Promise<
 
 /** The entry names of a layer (GNU tar lists them), as written in the archive. */
 export async function layerEntries(image: OciImage, layer: Descriptor): Promise<string[]> {
-  const output = await run('tar', ['--list', '--gzip', '--file', image.blobPath(layer.digest)]);
+  const { stdout: output } = await runCommandOk('tar', ['--list', '--gzip', '--file', image.blobPath(layer.digest)]);
   return output.split('\n').filter((line) => line !== '');
 }
 
@@ -122,25 +122,7 @@ export async function unpackLayers(image: OciImage, rootDir: string): Promise<vo
     if (layer.mediaType !== OCI_LAYER_GZIP) throw new Error(`layer ${layer.digest} is ${layer.mediaType}, expected ${OCI_LAYER_GZIP}`);
     const found = whiteouts(await layerEntries(image, layer));
     if (found.length > 0) throw new Error(`layer ${layer.digest} has whiteouts, which this reader does not apply: ${found.join(', ')}`);
-    await run('tar', ['--extract', '--gzip', '--file', image.blobPath(layer.digest), '--directory', rootDir, '--same-owner', '--same-permissions', '--numeric-owner']);
+    await runCommandOk('tar', ['--extract', '--gzip', '--file', image.blobPath(layer.digest), '--directory', rootDir, '--same-owner', '--same-permissions', '--numeric-owner']);
   }
 }
 
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr.trim()}`));
-    });
-  });
-}
