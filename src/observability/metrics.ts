@@ -75,7 +75,7 @@ export class OperatorMetrics {
     });
     this.#ecrCalls = new Counter({
       name: `${PREFIX}ecr_api_calls_total`,
-      help: 'Calls to the Amazon ECR API, by action and outcome (success; throttled: ThrottlingException, TooManyRequestsException or HTTP 429 after the SDK retries; error: any other failure).',
+      help: 'Calls to the Amazon ECR API, by action and outcome (success; throttled: ThrottlingException, TooManyRequestsException or HTTP 429 after the SDK retries; error: every other failure).',
       labelNames: ['action', 'outcome'],
       registers,
     });
