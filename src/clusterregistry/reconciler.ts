@@ -30,6 +30,7 @@ import { statusPatch } from '../runtime/status-patch.ts';
 import { type ClusterTokenOutcome, nextClusterStatus, type NamespaceOutcome } from './cluster-status.ts';
 import { selectsNamespace } from './namespace-selection.ts';
 import type { ClusterRegistryReads, ClusterRegistryWrites } from './store.ts';
+import { refreshEventCause } from '../registry/refresh-events.ts';
 
 export interface ClusterEventSink {
   event(regarding: ClusterEcrRegistry, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void;
@@ -95,7 +96,8 @@ export async function reconcileClusterRegistry(deps: ClusterRegistryReconcilerDe
   if (token.rotated && token.token) {
     const written = namespaces.filter((n) => n.served).length;
     log.info('pull secrets refreshed', { namespaces: written, expiresAt: token.token.expiresAt.toISOString() });
-    deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} in ${written} namespace${written === 1 ? '' : 's'} holds a new token that expires at ${token.token.expiresAt.toISOString()}`);
+    const after = refreshEventCause(registry.status?.conditions, registry.metadata.generation);
+    if (after) deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} in ${written} namespace${written === 1 ? '' : 's'} holds a new token that expires at ${token.token.expiresAt.toISOString()}, ${after}`);
   }
   if (token.failure) deps.events.event(registry, 'Warning', token.failure.reason, ACTION, token.failure.message);
   reportNamespaceFailures(deps, registry, namespaces, log);

@@ -87,8 +87,22 @@ export function makeWatch(kubeConfig: KubeConfig, options: { accept?: string } =
       if (options.accept) context.setHeaderParam('Accept', options.accept);
     },
   };
-  return new Watch(config as KubeConfig);
+  const watch = new Watch(config as KubeConfig);
+  // client-node 2.0 types its inactivity timeout private but reads it per watch; fail loudly if that changes.
+  const timeout = watch as unknown as { requestTimeoutMs?: unknown };
+  if (typeof timeout.requestTimeoutMs !== 'number') throw new Error("client-node's Watch has no requestTimeoutMs to raise; quiet watches would end every 30 s");
+  timeout.requestTimeoutMs = WATCH_INACTIVITY_TIMEOUT_MS;
+  return watch;
 }
+
+/**
+ * How long a watch may go without a byte before client-node drops it. Its default, 30 s, ended every
+ * quiet watch twice a minute. The apiserver ends each informer watch itself at its `timeoutSeconds`
+ * (under 10 minutes, runtime/informer.ts) and sends a bookmark shortly before; in between, bookmarks
+ * come about once a minute only once the resource has changed since the apiserver started. So this is
+ * longer than the longest watch: it only drops a connection that died without closing.
+ */
+export const WATCH_INACTIVITY_TIMEOUT_MS = 11 * 60_000;
 
 /** Request options that send a body as the given patch type. */
 export const mergePatch = () => setHeaderOptions('Content-Type', PatchStrategy.MergePatch);

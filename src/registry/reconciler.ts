@@ -14,6 +14,7 @@ import { statusPatch } from '../runtime/status-patch.ts';
 import { resolveCredentials } from './credentials.ts';
 import { desiredPullSecret, isOwnedBy, mergePullSecret, pullSecretMatches, pullSecretName, readHeldToken } from './pull-secret.ts';
 import { ConditionType, RegistryReason } from './reasons.ts';
+import { refreshEventCause } from './refresh-events.ts';
 import { refreshTime } from './refresh-schedule.ts';
 import { resolveRegistrySpec } from './registry-spec.ts';
 import { nextRegistryStatus, type PullSecretOutcome, type ServiceAccountOutcome, servedNote } from './registry-status.ts';
@@ -52,13 +53,21 @@ export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: Objec
   if (!registry) return undefined;
   const log = deps.logger.child({ kind: 'EcrRegistry', namespace: key.namespace, name: key.name });
   if (registry.metadata.deletionTimestamp) return finalizeRegistry(deps, registry, log);
+  // Before any ServiceAccount entry is written or an import relies on the registry: the finalizer that undoes them.
+  const users = deps.reads.registryUsers(key.namespace, key.name);
   const finalizers = registry.metadata.finalizers ?? [];
-  if (!finalizers.includes(REGISTRY_FINALIZER)) await deps.writes.setFinalizers(registry, [...finalizers, REGISTRY_FINALIZER]);
+  if (needsFinalizer(registry.spec, registry.status, users) && !finalizers.includes(REGISTRY_FINALIZER)) {
+    await deps.writes.setFinalizers(registry, [...finalizers, REGISTRY_FINALIZER]);
+  }
 
   const pullSecret = await syncPullSecret(deps, registry, log);
   const { accounts, recordedName, stale } = await syncChildren(deps, registry, pullSecret, log);
   const status = nextRegistryStatus(registry.status, { generation: registry.metadata.generation, now: new Date(deps.clock.now()), pullSecretName: recordedName }, pullSecret, accounts);
   await writeStatus(deps, registry, status);
+  // Nothing left that garbage collection cannot clean: let the registry go without the operator.
+  if (finalizers.includes(REGISTRY_FINALIZER) && !needsFinalizer(registry.spec, status, users)) {
+    await deps.writes.setFinalizers(deps.reads.registry(key.namespace, key.name) ?? registry, finalizers.filter((f) => f !== REGISTRY_FINALIZER));
+  }
 
   if (stale) throw new RetryableRegistryError(stale);
   if (accounts?.error) throw new RetryableRegistryError(`updating ServiceAccounts failed: ${accounts.error}`);
@@ -211,7 +220,8 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
   const rotated = token !== held;
   if (rotated) {
     log.info('pull secret refreshed', { secret: secretName, expiresAt: token.expiresAt.toISOString() });
-    deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} holds a new token that expires at ${token.expiresAt.toISOString()}`);
+    const after = refreshEventCause(registry.status?.conditions, registry.metadata.generation);
+    if (after) deps.events.event(registry, 'Normal', 'Refreshed', ACTION, `Pull secret ${secretName} holds a new token that expires at ${token.expiresAt.toISOString()}, ${after}`);
   }
   return noted({ served: serving(token), rotated });
 
@@ -233,6 +243,16 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
     }
     return thrown instanceof SharedFailureError ? { ...outcome, failure: { ...outcome.failure!, sharedForMs: thrown.remainingMs } } : outcome;
   }
+}
+
+/**
+ * The finalizer guards what garbage collection cannot undo: entries in ServiceAccounts' imagePullSecrets
+ * (wanted by the spec, or still bound as status records), and a deletion that must wait for the
+ * ImageImports using the registry. The pull secrets themselves are owned by the registry, so the garbage
+ * collector deletes them. Without either, the registry needs no finalizer, and its first reconcile one write less.
+ */
+export function needsFinalizer(spec: EcrRegistry['spec'], status: EcrRegistryStatus | undefined, users: readonly string[]): boolean {
+  return (spec.pullSecret?.serviceAccounts ?? []).length > 0 || (status?.serviceAccounts ?? []).length > 0 || users.length > 0;
 }
 
 function sameHosts(held: readonly string[], wanted: readonly string[]): boolean {

@@ -67,7 +67,18 @@ export interface InformerOptions<T extends KubernetesObject> {
   transform?: (object: T) => T;
   /** A watch that ends cleanly sooner than this without delivering anything counts as a failure, so a server that closes at once is not hammered. */
   minWatchDurationMs?: number;
+  /**
+   * Each watch asks the apiserver to end it after a random time between this and twice this
+   * (`timeoutSeconds`), like client-go's reflector (5 minutes): a quiet watch lasts that long,
+   * kept alive by the apiserver's bookmarks, and watches opened together do not all reopen together.
+   */
+  minWatchTimeoutSeconds?: number;
+  /** A number in [0, 1); Math.random by default. Spreads the watch timeouts. */
+  random?: () => number;
 }
+
+/** client-go's reflector default: watches last 5 to 10 minutes. */
+export const MIN_WATCH_TIMEOUT_SECONDS = 300;
 
 const BACKOFF_KEY = 'list-watch';
 /** Backoff of relists after 410s in a row; forgotten once a watch serves again. */
@@ -102,6 +113,8 @@ export class Informer<T extends KubernetesObject> {
   private readonly backoff: RateLimiter;
   private readonly minWatchDurationMs: number;
   private readonly transform: ((object: T) => T) | undefined;
+  private readonly minWatchTimeoutSeconds: number;
+  private readonly random: () => number;
 
   private cache = new Map<string, T>();
   private readonly indexes = new Map<string, ObjectIndex<T>>();
@@ -134,6 +147,8 @@ export class Informer<T extends KubernetesObject> {
       options.backoff ?? new ExponentialBackoffRateLimiter({ baseDelayMs: 1000, maxDelayMs: 30_000, jitter: 0.5 });
     this.minWatchDurationMs = options.minWatchDurationMs ?? 1000;
     this.transform = options.transform;
+    this.minWatchTimeoutSeconds = options.minWatchTimeoutSeconds ?? MIN_WATCH_TIMEOUT_SECONDS;
+    this.random = options.random ?? Math.random;
     if (options.watchSource) this.source = options.watchSource;
     else if (options.kubeConfig) this.source = makeWatch(options.kubeConfig);
     else throw new Error(`informer ${options.name}: kubeConfig or watchSource is required`);
@@ -273,6 +288,7 @@ export class Informer<T extends KubernetesObject> {
     const params: WatchQueryParams = {
       resourceVersion: this.resourceVersion,
       allowWatchBookmarks: true,
+      timeoutSeconds: Math.floor(this.minWatchTimeoutSeconds * (1 + this.random())),
       labelSelector: this.labelSelector,
       fieldSelector: this.fieldSelector,
     };
@@ -361,7 +377,7 @@ export class Informer<T extends KubernetesObject> {
     if (apiStatus(err) === 410) {
       this.relistAfterExpiry(useful);
     } else if (err === null || err === undefined || isTimeout(err)) {
-      // client-node ends an idle watch after 30 s without data; that is routine.
+      // The apiserver ends each watch at its timeoutSeconds; that is routine.
       if (delivered || ranMs >= this.minWatchDurationMs) {
         this.logger.debug('watch ended, resuming', { resourceVersion: this.resourceVersion, ranMs });
         this.restartNow();

@@ -33,6 +33,10 @@ class FakeApi {
   staleAccounts = new Map<string, V1ServiceAccount>();
   staleAccountWrites = 0;
   statusWrites = 0;
+  /** ImageImports using the registry. */
+  users: string[] = [];
+  /** Every write, in order: `create secret/ecr`, `status`, `finalizers [..]`, `add sa/app`. */
+  writeLog: string[] = [];
 
   constructor(spec: Partial<EcrRegistrySpec> = {}) {
     this.registry = {
@@ -75,22 +79,27 @@ class FakeApi {
       },
       secret: async (_ns, name) => structuredClone(this.secrets.get(name)),
       serviceAccount: async (_ns, name) => structuredClone(this.staleAccounts.get(name) ?? this.accounts.get(name)),
-      registryUsers: () => [],
+      registryUsers: () => [...this.users],
     };
   }
 
   writes(): RegistryWrites {
     return {
       createSecret: async (secret) => {
+        this.writeLog.push(`create secret/${secret.metadata!.name}`);
         if (this.secrets.has(secret.metadata!.name!)) throw Object.assign(new Error('exists'), { code: 409 });
         return this.putSecret(secret);
       },
-      replaceSecret: async (secret) => this.putSecret(secret),
+      replaceSecret: async (secret) => {
+        this.writeLog.push(`replace secret/${secret.metadata!.name}`);
+        return this.putSecret(secret);
+      },
       deleteSecret: async (_ns, name) => {
         if (this.failDeleting.has(name)) throw Object.assign(new Error('apiserver unavailable'), { code: 503 });
         this.secrets.delete(name);
       },
       addImagePullSecret: async (account, secretName) => {
+        this.writeLog.push(`add sa/${account.metadata!.name}`);
         const current = this.accounts.get(account.metadata!.name!)!;
         if (current.metadata!.resourceVersion !== account.metadata!.resourceVersion) {
           this.staleAccountWrites += 1;
@@ -99,15 +108,18 @@ class FakeApi {
         this.putAccount({ ...current, imagePullSecrets: [...(current.imagePullSecrets ?? []), { name: secretName }] });
       },
       removeImagePullSecret: async (_ns, name, index, secretName) => {
+        this.writeLog.push(`remove sa/${name}`);
         const current = this.accounts.get(name)!;
         if (current.imagePullSecrets?.[index]?.name !== secretName) throw new PatchTestFailedError('moved');
         this.putAccount({ ...current, imagePullSecrets: current.imagePullSecrets.filter((_, i) => i !== index) });
       },
       setFinalizers: async (_registry, finalizers) => {
+        this.writeLog.push(`finalizers [${finalizers.join(',')}]`);
         this.registry = { ...this.registry, metadata: { ...this.registry.metadata, finalizers, resourceVersion: this.nextRv() } };
         return structuredClone(this.registry);
       },
       patchStatus: async (_registry, patch) => {
+        this.writeLog.push('status');
         this.statusWrites += 1;
         const status: Record<string, unknown> = { ...this.registry.status };
         for (const [key, value] of Object.entries(patch)) {
@@ -368,6 +380,87 @@ describe('reconcileRegistry', () => {
       await reconcile();
       expect(ecr.calls).to.equal(2);
       expect(api.registry.status?.expirationTime).to.equal('2026-12-01T03:00:00.000Z');
+    });
+  });
+  describe('the writes a user needs (issue 15)', () => {
+    const FINALIZER = 'ecr.pullsecrets.io/cleanup';
+
+    it('serves a registry with no ServiceAccounts and no imports in two writes, with no finalizer and no Event', async () => {
+      const { api, reconcile, events, condition } = harness();
+      await reconcile();
+      expect(api.writeLog).to.deep.equal(['create secret/ecr', 'status']);
+      expect(api.registry.metadata.finalizers).to.equal(undefined);
+      expect(condition('Ready')).to.include({ status: 'True' });
+      expect(events).to.deep.equal([]);
+    });
+
+    it('refreshes on schedule with one Secret write and one status patch, and no Event', async () => {
+      const { api, clock, ecr, reconcile, events } = harness();
+      await reconcile();
+      api.sync();
+      api.writeLog.length = 0;
+      clock.advance(7 * HOUR);
+      await reconcile();
+      expect(ecr.calls).to.equal(2);
+      expect(api.writeLog).to.deep.equal(['replace secret/ecr', 'status']);
+      expect(events).to.deep.equal([]);
+    });
+
+    it('adds the finalizer before the first ServiceAccount entry, and removes it once no entry is left to undo', async () => {
+      const { api, reconcile } = harness({ pullSecret: { serviceAccounts: [{ name: 'app' }] } });
+      api.putAccount({ metadata: { name: 'app' } });
+      await reconcile();
+      expect(api.writeLog).to.deep.equal([`finalizers [${FINALIZER}]`, 'create secret/ecr', 'add sa/app', 'status']);
+      api.sync();
+      api.writeLog.length = 0;
+      api.editSpec({ pullSecret: {} });
+      await reconcile();
+      expect(api.entries('app')).to.deep.equal([]);
+      expect(api.writeLog).to.deep.equal(['remove sa/app', 'status', 'finalizers []']);
+      api.sync();
+      api.writeLog.length = 0;
+      await reconcile();
+      expect(api.writeLog, 'steady').to.deep.equal([]);
+    });
+
+    it('adds the finalizer once an ImageImport uses the registry, and keeps it while one does', async () => {
+      const { api, reconcile } = harness();
+      await reconcile();
+      api.sync();
+      api.users = ['app'];
+      await reconcile();
+      expect(api.registry.metadata.finalizers).to.deep.equal([FINALIZER]);
+      api.sync();
+      api.writeLog.length = 0;
+      await reconcile();
+      expect(api.writeLog).to.deep.equal([]);
+      api.users = [];
+      await reconcile();
+      expect(api.registry.metadata.finalizers).to.deep.equal([]);
+    });
+
+    it('writes a Normal Refreshed Event for a new token after a failed refresh, naming the failure', async () => {
+      const { api, ecr, clock, reconcile, events } = harness();
+      await reconcile();
+      api.sync();
+      clock.advance(7 * HOUR);
+      ecr.failure = throttled();
+      await reconcile();
+      api.sync();
+      ecr.failure = undefined;
+      await reconcile();
+      expect(events.map((e) => `${e.type} ${e.reason}`)).to.deep.equal(['Warning Throttled', 'Normal Refreshed']);
+      expect(events[1]!.note).to.match(/holds a new token that expires at \S+, after the last refresh failed \(Throttled\)$/);
+    });
+
+    it('writes a Normal Refreshed Event for a new token the spec asked for', async () => {
+      const { api, reconcile, events } = harness();
+      await reconcile();
+      api.sync();
+      api.editSpec({ registry: '123456789012.dkr.ecr.us-east-1.amazonaws.com', pullSecret: { name: 'renamed' } });
+      await reconcile();
+      expect(events.map((e) => `${e.type} ${e.reason}`)).to.deep.equal(['Normal Refreshed']);
+      expect(events[0]!.note).to.match(/^Pull secret renamed holds a new token .*, after the spec changed \(generation 2\)$/);
     });
   });
 });

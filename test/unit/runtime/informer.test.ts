@@ -1,10 +1,12 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { Controller, enqueueFromInformer } from '../../../src/runtime/controller.ts';
+import { WATCH_INACTIVITY_TIMEOUT_MS } from '../../../src/kube/clients.ts';
 import {
   Informer,
   type InformerEvent,
   type ListResult,
+  MIN_WATCH_TIMEOUT_SECONDS,
 } from '../../../src/runtime/informer.ts';
 import { ExponentialBackoffRateLimiter } from '../../../src/runtime/rate-limiter.ts';
 import { FakeClock, settle } from '../../support/fake-clock.ts';
@@ -65,6 +67,34 @@ describe('Informer', () => {
       allowWatchBookmarks: true,
       labelSelector: 'app.kubernetes.io/managed-by=ecr-pullsecrets-operator',
     });
+    informer.stop();
+  });
+
+  it('asks the apiserver to end each watch after 5 to 10 minutes, spread at random, as client-go does', async () => {
+    const draws = [0, 0.5, 0.999];
+    const source = new FakeWatchSource();
+    const informer = new Informer<KubernetesObject>({
+      name: 'secrets',
+      watchSource: source,
+      path: '/api/v1/secrets',
+      list: async () => ({ items: [], metadata: { resourceVersion: '10' } }),
+      clock: new FakeClock(),
+      random: () => draws.shift()!,
+    });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    const timeouts = [source.last.params.timeoutSeconds];
+    for (let i = 0; i < 2; i++) {
+      source.last.send('BOOKMARK', { metadata: { resourceVersion: `${11 + i}` } });
+      source.last.end(null);
+      await settle();
+      timeouts.push(source.last.params.timeoutSeconds);
+    }
+    expect(timeouts).to.deep.equal([300, 450, 599]);
+    expect(source.watches).to.have.length(3);
+    // The client never gives up on a quiet watch before the apiserver ends it.
+    expect(2 * MIN_WATCH_TIMEOUT_SECONDS * 1000).to.be.below(WATCH_INACTIVITY_TIMEOUT_MS);
     informer.stop();
   });
 
