@@ -11,7 +11,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { findCondition, isTrue, ProgressConditionType } from '../runtime/conditions.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
-import { Informer, type InformerEvent, type ListResult } from '../runtime/informer.ts';
+import { Informer, type InformerEvent, type ListResult, NotSyncedError } from '../runtime/informer.ts';
 import { informerForNamespaces, type SharedInformer } from '../runtime/multi-namespace-informer.ts';
 import { formatKey } from '../runtime/keys.ts';
 import { ExponentialBackoffRateLimiter } from '../runtime/rate-limiter.ts';
@@ -156,13 +156,13 @@ export function createImageImportController(o: ImageImportControllerOptions): Im
     controller,
     imageImports,
     registryUsers(namespace, name) {
-      if (!imageImports.hasSynced()) throw new Error('ImageImports are not listed yet; cannot tell whether the registry is in use');
+      if (!imageImports.hasSynced()) throw new NotSyncedError('ImageImports are not listed yet; cannot tell whether the registry is in use');
       return usersOf(namespace, name)
         .map((i) => i.metadata.name!)
         .sort();
     },
     clusterRegistryUsers(name) {
-      if (!imageImports.hasSynced()) throw new Error('ImageImports are not listed yet; cannot tell whether the registry is in use');
+      if (!imageImports.hasSynced()) throw new NotSyncedError('ImageImports are not listed yet; cannot tell whether the registry is in use');
       return clusterUsersOf(name)
         .map((i) => formatKey(i.metadata.namespace, i.metadata.name!))
         .sort();

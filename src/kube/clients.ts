@@ -1,18 +1,19 @@
+import { Readable } from 'node:stream';
+import type { Configuration, KubeConfig, RequestContext, SecurityAuthentication } from '@kubernetes/client-node';
 import {
-  type Configuration,
   CoreV1Api,
   CustomObjectsApi,
   createConfiguration,
   EventsV1Api,
-  type KubeConfig,
+  IsomorphicFetchHttpLibrary,
   PatchStrategy,
-  type RequestContext,
-  type SecurityAuthentication,
+  ResponseContext,
   ServerConfiguration,
   setHeaderMiddleware,
   setHeaderOptions,
   Watch,
-} from '@kubernetes/client-node';
+  wrapHttpLibrary,
+} from './client-node.ts';
 
 /** The typed API clients the operator uses, made once from one KubeConfig. */
 export interface KubeClients {
@@ -45,9 +46,55 @@ export function makeApiClient<T>(kubeConfig: KubeConfig, apiType: new (configura
       baseServer: new ServerConfiguration(cluster.server, {}),
       authMethods: { default: sharedPoolAuthentication(kubeConfig) },
       middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
+      httpApi: dispatcherHttpLibrary,
     }),
   );
 }
+
+/** The part of undici's Dispatcher (the pooled Agent client-node made) the transport below uses. */
+interface RequestDispatcher {
+  request(options: { origin: string; path: string; method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{
+    statusCode: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: Readable & { text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer> };
+  }>;
+}
+
+const fetchHttpLibrary = new IsomorphicFetchHttpLibrary();
+
+/**
+ * client-node's HTTP transport (its `httpApi` setting), sending each call with undici's `request` on the
+ * dispatcher the KubeConfig chose, where client-node's own uses `fetch` on it. Same connection pool, TLS,
+ * headers and bodies; fetch's web streams and Headers objects cost the operator about 2 ms of CPU per call,
+ * `request` under 1 (1,000 Secret creates: 1.9-2.5 s against 0.8-1.0 s). Calls without a dispatcher
+ * (a kubeconfig that needs none) keep client-node's transport.
+ */
+const dispatcherHttpLibrary = wrapHttpLibrary({
+  async send(request: RequestContext): Promise<ResponseContext> {
+    const dispatcher = request.getDispatcher() as RequestDispatcher | undefined;
+    if (dispatcher === undefined) return fetchHttpLibrary.send(request).toPromise();
+    const url = new URL(request.getUrl());
+    const body = request.getBody();
+    const signal = request.getSignal();
+    const response = await dispatcher.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: request.getHttpMethod(),
+      headers: request.getHeaders(),
+      ...(typeof body === 'string' ? { body } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return new ResponseContext(response.statusCode, headers, {
+      text: () => response.body.text(),
+      binary: async () => Buffer.from(await response.body.arrayBuffer()),
+      stream: () => Readable.toWeb(response.body) as ReadableStream<Uint8Array>,
+    });
+  },
+});
 
 const authByKubeConfig = new WeakMap<KubeConfig, SecurityAuthentication>();
 

@@ -9,6 +9,7 @@ import { describeApiError, isConflict } from '../kube/errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { setCondition } from '../runtime/conditions.ts';
+import { NotSyncedError } from '../runtime/informer.ts';
 import { type ObjectKey, type ReconcileResult, RetryError } from '../runtime/controller.ts';
 import { statusPatch } from '../runtime/status-patch.ts';
 import { resolveCredentials } from './credentials.ts';
@@ -54,9 +55,10 @@ export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: Objec
   const log = deps.logger.child({ kind: 'EcrRegistry', namespace: key.namespace, name: key.name });
   if (registry.metadata.deletionTimestamp) return finalizeRegistry(deps, registry, log);
   // Before any ServiceAccount entry is written or an import relies on the registry: the finalizer that undoes them.
-  const users = deps.reads.registryUsers(key.namespace, key.name);
+  // Until ImageImports are listed their users are unknown; once they are, each import's arrival enqueues us.
+  const users = knownUsers(deps, key);
   const finalizers = registry.metadata.finalizers ?? [];
-  if (needsFinalizer(registry.spec, registry.status, users) && !finalizers.includes(REGISTRY_FINALIZER)) {
+  if (needsFinalizer(registry.spec, registry.status, users ?? []) && !finalizers.includes(REGISTRY_FINALIZER)) {
     await deps.writes.setFinalizers(registry, [...finalizers, REGISTRY_FINALIZER]);
   }
 
@@ -65,7 +67,7 @@ export async function reconcileRegistry(deps: RegistryReconcilerDeps, key: Objec
   const status = nextRegistryStatus(registry.status, { generation: registry.metadata.generation, now: new Date(deps.clock.now()), pullSecretName: recordedName }, pullSecret, accounts);
   await writeStatus(deps, registry, status);
   // Nothing left that garbage collection cannot clean: let the registry go without the operator.
-  if (finalizers.includes(REGISTRY_FINALIZER) && !needsFinalizer(registry.spec, status, users)) {
+  if (finalizers.includes(REGISTRY_FINALIZER) && users !== undefined && !needsFinalizer(registry.spec, status, users)) {
     await deps.writes.setFinalizers(deps.reads.registry(key.namespace, key.name) ?? registry, finalizers.filter((f) => f !== REGISTRY_FINALIZER));
   }
 
@@ -253,6 +255,16 @@ async function syncPullSecret(deps: RegistryReconcilerDeps, registry: EcrRegistr
  */
 export function needsFinalizer(spec: EcrRegistry['spec'], status: EcrRegistryStatus | undefined, users: readonly string[]): boolean {
   return (spec.pullSecret?.serviceAccounts ?? []).length > 0 || (status?.serviceAccounts ?? []).length > 0 || users.length > 0;
+}
+
+/** The ImageImports using the registry, or undefined while they are not listed yet. */
+function knownUsers(deps: RegistryReconcilerDeps, key: ObjectKey): string[] | undefined {
+  try {
+    return deps.reads.registryUsers(key.namespace, key.name);
+  } catch (error) {
+    if (error instanceof NotSyncedError) return undefined;
+    throw error;
+  }
 }
 
 function sameHosts(held: readonly string[], wanted: readonly string[]): boolean {

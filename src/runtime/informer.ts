@@ -84,6 +84,9 @@ const BACKOFF_KEY = 'list-watch';
 /** Backoff of relists after 410s in a row; forgotten once a watch serves again. */
 const EXPIRED_KEY = 'relist-after-expiry';
 
+/** A question about a cache that has not listed yet: the answer is not known (retry once it has synced). */
+export class NotSyncedError extends Error {}
+
 /**
  * List-then-watch cache of one resource collection, after client-go's reflector and informer.
  *

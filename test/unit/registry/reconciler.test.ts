@@ -12,6 +12,7 @@ import { reconcileRegistry, RetryableRegistryError } from '../../../src/registry
 import { type RegistryReads, type RegistryWrites, readYourWrites } from '../../../src/registry/store.ts';
 import { SharedTokenCache } from '../../../src/registry/token-cache.ts';
 import { findCondition } from '../../../src/runtime/conditions.ts';
+import { NotSyncedError } from '../../../src/runtime/informer.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 
 const NS = 'team-a';
@@ -33,8 +34,8 @@ class FakeApi {
   staleAccounts = new Map<string, V1ServiceAccount>();
   staleAccountWrites = 0;
   statusWrites = 0;
-  /** ImageImports using the registry. */
-  users: string[] = [];
+  /** ImageImports using the registry; undefined while they are not listed yet. */
+  users: string[] | undefined = [];
   /** Every write, in order: `create secret/ecr`, `status`, `finalizers [..]`, `add sa/app`. */
   writeLog: string[] = [];
 
@@ -79,7 +80,10 @@ class FakeApi {
       },
       secret: async (_ns, name) => structuredClone(this.secrets.get(name)),
       serviceAccount: async (_ns, name) => structuredClone(this.staleAccounts.get(name) ?? this.accounts.get(name)),
-      registryUsers: () => [...this.users],
+      registryUsers: () => {
+        if (this.users === undefined) throw new NotSyncedError('ImageImports are not listed yet');
+        return [...this.users];
+      },
     };
   }
 
@@ -437,6 +441,23 @@ describe('reconcileRegistry', () => {
       api.users = [];
       await reconcile();
       expect(api.registry.metadata.finalizers).to.deep.equal([]);
+    });
+
+    it('serves while ImageImports are not listed yet, keeping a finalizer it cannot yet tell is unneeded', async () => {
+      const { api, reconcile, condition } = harness();
+      api.users = undefined;
+      await reconcile();
+      expect(api.writeLog).to.deep.equal(['create secret/ecr', 'status']);
+      expect(condition('Ready')).to.include({ status: 'True' });
+      api.sync();
+      api.users = ['app'];
+      await reconcile();
+      api.sync();
+      api.users = undefined;
+      api.writeLog.length = 0;
+      await reconcile();
+      expect(api.writeLog).to.deep.equal([]);
+      expect(api.registry.metadata.finalizers).to.deep.equal([FINALIZER]);
     });
 
     it('writes a Normal Refreshed Event for a new token after a failed refresh, naming the failure', async () => {
