@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './kube/client-node.ts';
 import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
 import { type BindAddress, parseBindAddress } from './observability/health-server.ts';
 import type { LogFormat } from './observability/logger.ts';

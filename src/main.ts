@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { CoordinationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { type Config, ConfigError, describeConfig, loadConfig, loadKubeConfig } from './config.ts';
+import { CoordinationV1Api } from './kube/client-node.ts';
 import { makeApiClient } from './kube/clients.ts';
 import { type ObservabilityServer, type ProbeResult, type Probes, startObservabilityServer } from './observability/health-server.ts';
 import { createLogger, type Logger } from './observability/logger.ts';

@@ -1,4 +1,4 @@
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException } from './client-node.ts';
 
 /** The HTTP status of a Kubernetes API error (ApiException's `code`, a failed watch's `statusCode`), or undefined. */
 export function apiStatus(error: unknown): number | undefined {

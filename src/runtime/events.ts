@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { type EventsV1Event, V1MicroTime } from '@kubernetes/client-node';
+import type { EventsV1Event } from '@kubernetes/client-node';
+import { V1MicroTime } from '../kube/client-node.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { apiStatus } from '../kube/errors.ts';

@@ -1,4 +1,5 @@
-import { type V1Lease, type V1LeaseSpec, V1MicroTime } from '@kubernetes/client-node';
+import type { V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
+import { V1MicroTime } from '../kube/client-node.ts';
 import { parseKubeTime } from './kube-time.ts';
 import { describeApiError, isConflict, isNotFound } from '../kube/errors.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
