@@ -34,6 +34,9 @@ RUN npm run build
 
 FROM node:24.21.0-bookworm-slim@sha256:d6aa754f16b3197301076f047b5def2f02ea1dbbc2ca920407d46d7ec7f87b20
 ENV NODE_ENV=production
+# Two glibc malloc arenas rather than one per thread (8 per core): memory freed after a burst of reconciles
+# is reused instead of kept per thread (issue 15, one screening run: peak RSS 10 MiB lower at 1,000 registries, 27 MiB for the fan-out).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/dist/operator.mjs ./operator.mjs
 # The image's unprivileged `node` user, by number so Kubernetes can verify runAsNonRoot.

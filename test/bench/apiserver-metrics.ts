@@ -54,6 +54,92 @@ export async function requestCounts(kubeConfig: KubeConfig): Promise<RequestCoun
   return parseRequestCounts(await readApiserverMetrics(kubeConfig));
 }
 
+/** Watches open now, by resource: the apiserver_longrunning_requests{verb="WATCH"} gauge. */
+export type OpenWatches = Record<string, number>;
+
+export function parseOpenWatches(text: string): OpenWatches {
+  const open: OpenWatches = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_longrunning_requests{')) continue;
+    const close = line.lastIndexOf('}');
+    const labels = labelsOf(line.slice('apiserver_longrunning_requests{'.length, close));
+    if (labels.verb !== 'WATCH') continue;
+    const value = Number(line.slice(close + 1).trim());
+    if (!(value > 0)) continue;
+    const resource = labels.subresource ? `${labels.resource}/${labels.subresource}` : (labels.resource ?? '');
+    open[resource] = (open[resource] ?? 0) + value;
+  }
+  return open;
+}
+
+/** One scrape of the apiserver's /metrics: the request counters and the open watches, read together. */
+export async function scrapeApiserver(kubeConfig: KubeConfig): Promise<{ counts: RequestCounts; openWatches: OpenWatches }> {
+  const text = await readApiserverMetrics(kubeConfig);
+  return { counts: parseRequestCounts(text), openWatches: parseOpenWatches(text) };
+}
+
+/** The writes of one reconciled kind, split by what they are, from a RequestDelta's byVerbResource. */
+export interface WriteBreakdown {
+  /** POST secrets. */
+  secretCreates: number;
+  /** PUT or PATCH secrets. */
+  secretUpdates: number;
+  /** Writes to `<resource>/status`. */
+  statusPatches: number;
+  /** Writes to the main resource (finalizers, annotations). */
+  mainResourceWrites: number;
+  events: number;
+  /** Every other write, except the apiserver's own (leases, endpoints). */
+  other: number;
+  total: number;
+}
+
+/**
+ * `resource` is the reconciled kind's plural, e.g. ecrregistries or clusterecrregistries. Creates of that
+ * kind are left out: the operator never creates one, so they are the bench's own (the latency scenario's).
+ */
+export function writeBreakdown(byVerbResource: Readonly<Record<string, number>>, resource: string): WriteBreakdown {
+  const out: WriteBreakdown = { secretCreates: 0, secretUpdates: 0, statusPatches: 0, mainResourceWrites: 0, events: 0, other: 0, total: 0 };
+  for (const [key, count] of Object.entries(byVerbResource)) {
+    const [verb = '', name = ''] = key.split(' ');
+    if (!WRITE_VERBS.has(verb) || /^(leases|endpoints|endpointslices)\b/.test(name)) continue;
+    if (name === resource && (verb === 'POST' || verb === 'CREATE')) continue;
+    if (name === 'secrets') {
+      if (verb === 'POST' || verb === 'CREATE') out.secretCreates += count;
+      else out.secretUpdates += count;
+    } else if (name === `${resource}/status`) out.statusPatches += count;
+    else if (name === resource) out.mainResourceWrites += count;
+    else if (name.startsWith('events')) out.events += count;
+    else out.other += count;
+    out.total += count;
+  }
+  return out;
+}
+
+/** Each figure of a breakdown divided by `units` (registries, namespaces or refreshes), to two decimals. */
+export function perUnit(breakdown: WriteBreakdown, units: number): WriteBreakdown {
+  const each = (n: number) => (units > 0 ? Math.round((n / units) * 100) / 100 : Number.NaN);
+  return {
+    secretCreates: each(breakdown.secretCreates),
+    secretUpdates: each(breakdown.secretUpdates),
+    statusPatches: each(breakdown.statusPatches),
+    mainResourceWrites: each(breakdown.mainResourceWrites),
+    events: each(breakdown.events),
+    other: each(breakdown.other),
+    total: each(breakdown.total),
+  };
+}
+
+/** WATCH requests that ended (apiserver_request_total counts a watch when it ends), by resource. */
+export function endedWatches(delta: RequestDelta): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, count] of Object.entries(delta.byVerbResource)) {
+    const [verb, resource = ''] = key.split(' ');
+    if (verb === 'WATCH') out[resource] = (out[resource] ?? 0) + count;
+  }
+  return out;
+}
+
 export interface RequestDelta {
   /** `verb resource` → requests in the interval, only non-zero entries. */
   byVerbResource: Record<string, number>;

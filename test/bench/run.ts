@@ -1,44 +1,36 @@
 /**
  * `npm run bench`: figures for issue 6 (convergence, calls, steady-state writes, rotation, imports,
- * memory) and issue 11 (one ClusterEcrRegistry fanning out to many namespaces), each measured against
- * a bare-client denominator on the same control plane in the same run.
+ * memory), issue 11 (one ClusterEcrRegistry fanning out to many namespaces) and issue 15 (writes per
+ * registry and per refresh, the Event budget, latency under load, watch re-opens in a quiet window,
+ * peers side by side), each measured against a bare-client denominator on the same control plane in the same run.
  * Starts its own control plane, ECR emulator and operator process, and stops all of them.
  * Sizes: see BENCH_HELP (settings.ts). Prints a JSON report (also written to a file) and a summary.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ControlPlane, startControlPlane } from '../support/controlplane/index.ts';
-import { freePort } from '../support/controlplane/ports.ts';
-import { EcrEmulator } from '../support/ecr-emulator/index.ts';
-import { diffCounts, requestCounts } from './apiserver-metrics.ts';
+import { buildImageLayout } from '../support/dockerfile.ts';
+import { REPOSITORY_ROOT } from '../support/operator-process.ts';
+import { diffCounts, perUnit, type RequestCounts, requestCounts, scrapeApiserver, writeBreakdown } from './apiserver-metrics.ts';
 import { bareFanoutWrites, bareWrites } from './bare-writes.ts';
-import { createFleet, registryPath, waitForFleet } from './fleet.ts';
 import { cpuMeter } from './cpu.ts';
 import { deploymentEnv } from './deployment-env.ts';
 import { createFanout, createFanoutRegistry, waitForFanout } from './fanout.ts';
+import { createFleet, registryPath, waitForFleet } from './fleet.ts';
+import { measureCreateLatency } from './latency.ts';
 import { createImports, waitForImports } from './imports.ts';
-import { bareNodeFloor, heapFigures, MemorySampler, mib } from './memory.ts';
-import { buildImageLayout, type ImageLayout } from '../support/dockerfile.ts';
-import { OperatorProcess, REPOSITORY_ROOT } from '../support/operator-process.ts';
+import { bareNodeFloor, heapFigures, mib } from './memory.ts';
+import { PEER_HELP } from './peers/eso-manifests.ts';
+import { runPeerComparison } from './peers/peer-scenario.ts';
 import { measureRotationWave } from './rotation.ts';
 import { ALL_SCENARIOS, BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
-import { summarize } from './summary.ts';
+import { diffRecord, log, measureQuiet, type Running, round, type Shipped, startOperator, startStack, stopStack, teardown } from './stack.ts';
+import { rssTargetMiB, summarize } from './summary.ts';
 
 /** The reconciler's default fan-out when it writes a ClusterEcrRegistry's namespaces (writeConcurrency in src/clusterregistry/reconciler.ts). */
 const RECONCILER_WRITE_CONCURRENCY = 16;
-
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-
-interface Running {
-  controlPlane?: ControlPlane;
-  emulator?: EcrEmulator;
-  operator?: OperatorProcess;
-  sampler?: MemorySampler;
-  layout?: ImageLayout;
-}
 
 async function main(): Promise<number> {
   let settings: BenchSettings;
@@ -46,7 +38,7 @@ async function main(): Promise<number> {
     settings = readBenchSettings(process.argv.slice(2), process.env);
   } catch (error) {
     if (!(error instanceof BenchSettingsError)) throw error;
-    process.stderr.write(`npm run bench: ${error.message}\nSettings:\n${BENCH_HELP.map((l) => `  ${l}`).join('\n')}\n`);
+    process.stderr.write(`npm run bench: ${error.message}\nSettings:\n${[...BENCH_HELP, ...PEER_HELP].map((l) => `  ${l}`).join('\n')}\n`);
     return 2;
   }
   const running: Running = {};
@@ -61,7 +53,7 @@ async function main(): Promise<number> {
       platform: `${os.platform()} ${os.release()}`,
       note: 'shared machine: other engineers run builds and tests at the same time, so absolute times are noisy; ratios to the bare denominator less so',
     },
-    settings: { ...settings, scenarios: [...settings.scenarios] },
+    settings: { ...settings, scenarios: [...settings.scenarios], peers: [...settings.peers] },
   };
   const outPath = settings.out ?? path.join(os.tmpdir(), `bench-report-${Date.now()}.json`);
   const stopSignal = () => {
@@ -82,13 +74,6 @@ async function main(): Promise<number> {
   await fs.writeFile(outPath, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n\n${summarize(report)}\nReport written to ${outPath}\n`);
   return failure ? 1 : 0;
-}
-
-/** The operator as shipped: the Dockerfile's bundle and ENTRYPOINT, with the image's and the Deployment's env. */
-interface Shipped {
-  entry: string[];
-  cwd: string;
-  env: Record<string, string>;
 }
 
 async function runScenarios(settings: BenchSettings, running: Running, report: Record<string, unknown>): Promise<void> {
@@ -115,52 +100,11 @@ async function runScenarios(settings: BenchSettings, running: Running, report: R
     await stopStack(running);
     await runFanoutScenario(settings, shipped, running, report);
   }
-}
-
-/** A fresh control plane and ECR emulator, recorded in `running` so teardown stops them. */
-async function startStack(running: Running): Promise<{ controlPlane: ControlPlane; emulator: EcrEmulator; kubeConfig: KubeConfig }> {
-  const controlPlane = await startControlPlane();
-  running.controlPlane = controlPlane;
-  const emulator = await EcrEmulator.start();
-  running.emulator = emulator;
-  return { controlPlane, emulator, kubeConfig: controlPlane.kubeConfig() };
-}
-
-/** The operator process as shipped (or from source), with a memory sampler, recorded in `running`. */
-async function startOperator(settings: BenchSettings, shipped: Shipped | undefined, controlPlane: ControlPlane, emulator: EcrEmulator, running: Running, report: Record<string, unknown>): Promise<{ operator: OperatorProcess; sampler: MemorySampler }> {
-  const operator = await OperatorProcess.start({
-    kubeconfigPath: controlPlane.kubeconfigPath,
-    allowedEndpoints: [emulator.url],
-    ...(shipped ?? {}),
-    flags: ['--leader-elect=false', `--workers=${settings.workers}`, '--log-level=warn'],
-    metricsPort: await freePort(),
-    healthPort: await freePort(),
-    logPath: path.join(os.tmpdir(), `bench-operator-${Date.now()}.log`),
-  });
-  running.operator = operator;
-  const sampler = new MemorySampler(operator.pid);
-  running.sampler = sampler;
-  report.operatorCommand ??= `${operator.commandLine()}${shipped ? ` (in the Dockerfile's image layout, with the image's and the Deployment's env ${JSON.stringify(shipped.env)})` : ' (from source)'}`;
-  return { operator, sampler };
-}
-
-/** A quiet window with no bench requests but two /metrics reads: what the operator writes and calls when nothing changes. */
-async function measureQuiet(kubeConfig: KubeConfig, emulator: EcrEmulator, operator: OperatorProcess, sampler: MemorySampler, seconds: number) {
-  const quietBefore = await requestCounts(kubeConfig);
-  const ecrQuietBefore = emulator.counters();
-  const fromMs = Date.now();
-  await sleep(seconds * 1000);
-  operator.assertRunning();
-  const quietAfter = await requestCounts(kubeConfig);
-  const ecrQuietAfter = emulator.counters();
-  const heap = heapFigures(await operator.metricsText());
-  return {
-    seconds,
-    apiserverRequests: diffCounts(quietBefore, quietAfter),
-    ecrCalls: diffRecord(ecrQuietBefore.byAction, ecrQuietAfter.byAction),
-    memory: { ...sampler.window(fromMs, Date.now()), ...heap },
-    note: 'apiserverOwnWrites are kube-apiserver renewing its identity Lease and the kubernetes Service endpoints (the operator runs with --leader-elect=false)',
-  };
+  if (settings.peers.has('eso')) {
+    // Each side on a fresh control plane and emulator, one after the other, with the same workload.
+    await stopStack(running);
+    await runPeerComparison(settings, shipped, running, report);
+  }
 }
 
 /** Scenarios 1-5: a fleet of EcrRegistries on one control plane, with one operator process. */
@@ -174,7 +118,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
   if (settings.scenarios.has('bare')) {
     log(`scenario 2: bare client writes ${settings.registries} Secrets + ${settings.registries} status patches, concurrency ${settings.workers}`);
     const bare = await bareWrites(kubeConfig, settings.registries, settings.workers, () => cpuMeter({ ...controlPlane.pids(), bench: process.pid }));
-    report.bare = { seconds: round(bare.ms / 1000), writes: bare.writes, concurrency: settings.workers, cpuSeconds: bare.cpuSeconds };
+    report.bare = { seconds: round(bare.ms / 1000), writes: bare.writes, writesPerRegistry: round(bare.writes / settings.registries), concurrency: settings.workers, cpuSeconds: bare.cpuSeconds };
     log(`bare writes took ${round(bare.ms / 1000)} s`);
   }
 
@@ -187,7 +131,9 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
   });
 
   // 1. Cold convergence: the operator starts with everything already there.
-  const before = await requestCounts(kubeConfig);
+  // The bench holds no watch now, so the watches open are the apiserver's own: the baseline of the quiet windows.
+  const { counts: before, openWatches: apiserverOwnWatches } = await scrapeApiserver(kubeConfig);
+  report.apiserverOwnWatches = apiserverOwnWatches;
   const ecrBefore = emulator.counters();
   const { operator, sampler } = await startOperator(settings, shipped, controlPlane, emulator, running, report);
   const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
@@ -210,6 +156,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
   const after = await requestCounts(kubeConfig);
   const ecrAfter = emulator.counters();
   const requests = diffCounts(before, after);
+  const writes = writeBreakdown(requests.byVerbResource, 'ecrregistries');
   const gat = (ecrAfter.byAction.GetAuthorizationToken ?? 0) - (ecrBefore.byAction.GetAuthorizationToken ?? 0);
   // Settle: let the heap and RSS calm after the burst, then read the operator's own figures.
   await sleep(5000);
@@ -227,6 +174,9 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
     ecrCallsByAction: diffRecord(ecrBefore.byAction, ecrAfter.byAction),
     benchPolls: converged.polls,
     apiserverRequests: requests,
+    writes,
+    writesPerRegistry: perUnit(writes, settings.registries),
+    rssTargetMiB: rssTargetMiB(settings.registries),
     note: 'apiserver reads include the bench following the registries (one LIST and WATCH) and one LIST of pull secrets at the end; writes are the operator alone',
     memory: {
       ...memory1,
@@ -246,7 +196,29 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
   // 3. Steady state: a quiet window with no bench requests but two /metrics reads.
   if (settings.scenarios.has('steady')) {
     log(`scenario 3: quiet for ${settings.quietSeconds} s`);
-    report.steady = await measureQuiet(kubeConfig, emulator, operator, sampler, settings.quietSeconds);
+    report.steady = await measureQuiet(kubeConfig, emulator, operator, sampler, settings.quietSeconds, apiserverOwnWatches);
+  }
+
+  // Latency under load: with the fleet settled, new registries one at a time, on credential sets it already holds.
+  if (settings.scenarios.has('latency')) {
+    log(`latency: ${settings.latencyRegistries} EcrRegistries created one at a time over the settled fleet`);
+    const latencyBefore = await requestCounts(kubeConfig);
+    const ecrLatencyBefore = emulator.counters();
+    const latency = await measureCreateLatency(kubeConfig, emulator, fleet, settings.latencyRegistries);
+    operator.assertRunning();
+    const latencyRequests = diffCounts(latencyBefore, await requestCounts(kubeConfig));
+    const ecr = diffRecord(ecrLatencyBefore.byAction, emulator.counters().byAction);
+    report.latency = {
+      ...latency,
+      fleetRegistries: settings.registries,
+      getAuthorizationTokenCalls: ecr.GetAuthorizationToken ?? 0,
+      tokenCached: (ecr.GetAuthorizationToken ?? 0) === 0,
+      ecrCallsByAction: ecr,
+      writesPerRegistry: perUnit(writeBreakdown(latencyRequests.byVerbResource, 'ecrregistries'), settings.latencyRegistries),
+      apiserverRequests: latencyRequests,
+      note: "each registry uses its namespace's credentials Secret creds-0, a credential set the fleet already uses (tokenCached says whether any GetAuthorizationToken was needed); the registries stay",
+    };
+    log(`latency: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms; GetAuthorizationToken ${ecr.GetAuthorizationToken ?? 0}`);
   }
 
   // 5. Imports over the converged fleet.
@@ -288,20 +260,44 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
       namespaces: Math.max(1, Math.round(settings.rotationRegistries / 20)),
       perCredentials: settings.registriesPerCredentials,
     });
-    const rotationBefore = await requestCounts(kubeConfig);
-    const ecrRotationBefore = emulator.counters();
     await waitForFleet(kubeConfig, rotationFleet, { timeoutMs: lifetime * 1000, assertAlive: () => operator.assertRunning() });
+    // Let the first writes' trailing Events land before the window opens.
+    await sleep(2000);
+    let rotationBefore: RequestCounts = new Map();
+    let rotationAfter: RequestCounts = new Map();
+    let ecrRotationBefore = emulator.counters().byAction;
+    let ecrRotationAfter = ecrRotationBefore;
     const wave = await measureRotationWave(kubeConfig, emulator, rotationFleet, {
       lifetimeSeconds: lifetime,
       timeoutMs: lifetime * 2000,
       assertAlive: () => operator.assertRunning(),
+      markStart: async () => {
+        rotationBefore = await requestCounts(kubeConfig);
+        ecrRotationBefore = emulator.counters().byAction;
+      },
+      markEnd: async () => {
+        rotationAfter = await requestCounts(kubeConfig);
+        ecrRotationAfter = emulator.counters().byAction;
+      },
     });
-    const rotationAfter = await requestCounts(kubeConfig);
+    const rotationRequests = diffCounts(rotationBefore, rotationAfter);
+    const rotationWrites = writeBreakdown(rotationRequests.byVerbResource, 'ecrregistries');
+    const perRefresh = perUnit(rotationWrites, wave.refreshes);
     report.rotation = {
       ...wave,
       credentialSets: rotationFleet.credentialSets,
-      ecrCallsByAction: diffRecord(ecrRotationBefore.byAction, emulator.counters().byAction),
-      apiserverRequests: diffCounts(rotationBefore, rotationAfter),
+      ecrCallsByAction: diffRecord(ecrRotationBefore, ecrRotationAfter),
+      writes: rotationWrites,
+      perRefresh,
+      eventBudget: {
+        registries: settings.rotationRegistries,
+        eventsPerRefresh: perRefresh.events,
+        // One refresh per registry per token lifetime: the Events a 1,000-registry fleet writes per refresh cycle.
+        eventWritesPerCycleAt1000: round(perRefresh.events * 1000),
+        measuredDirectly: settings.rotationRegistries === 1000,
+      },
+      apiserverRequests: rotationRequests,
+      note: 'the window runs from after the set converged to after every pull secret was replaced once; writes by other sets in it (none expected: their tokens live 12 h) would count too',
     };
     log(`rotation: ${wave.replaced}/${wave.secrets} replaced over ${round(wave.waveSeconds)} s; worst remaining ${round(wave.worstRemainingSeconds)} s; expired samples ${wave.expiredSamples}`);
     // Stop the short-lived set from churning: delete its registries (the operator removes their finalizers).
@@ -340,7 +336,7 @@ async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | und
   log(`bare fan-out writes took ${round(bare.ms / 1000)} s (${round(bareWide.ms / 1000)} s at concurrency ${RECONCILER_WRITE_CONCURRENCY})`);
 
   await createFanoutRegistry(kubeConfig, emulator, fanout);
-  const before = await requestCounts(kubeConfig);
+  const { counts: before, openWatches: apiserverOwnWatches } = await scrapeApiserver(kubeConfig);
   const ecrBefore = emulator.counters();
   const { operator, sampler } = await startOperator(settings, shipped, controlPlane, emulator, running, report);
   const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
@@ -361,6 +357,7 @@ async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | und
   const convergenceMs = converged.convergedAtMs - operator.startedAtMs;
   const cpuSeconds = convergenceCpu();
   const requests = diffCounts(before, await requestCounts(kubeConfig));
+  const writes = writeBreakdown(requests.byVerbResource, 'clusterecrregistries');
   const ecr = diffRecord(ecrBefore.byAction, emulator.counters().byAction);
   await sleep(5000);
   const heap = heapFigures(await operator.metricsText());
@@ -373,7 +370,7 @@ async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | und
   log(`fan-out converged in ${round(convergenceMs / 1000)} s (readyz after ${readyMs} ms); GetAuthorizationToken ${ecr.GetAuthorizationToken ?? 0}`);
 
   log(`scenario 6: quiet for ${settings.quietSeconds} s`);
-  const steady = await measureQuiet(kubeConfig, emulator, operator, sampler, settings.quietSeconds);
+  const steady = await measureQuiet(kubeConfig, emulator, operator, sampler, settings.quietSeconds, apiserverOwnWatches);
   const peakRssMiB = mib(Math.max(...sampler.samples.map((s) => s.rssBytes)));
   const ecrRegistries = report.convergence as { registries: number; memory: { peakRssMiB?: number; lastRssMiB?: number } } | undefined;
   report.fanout = {
@@ -403,11 +400,14 @@ async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | und
       benchPolls: converged.polls,
       apiserverRequests: requests,
       objectWritesPerNamespace: round(requests.objectWrites / count),
+      writes,
+      writesPerNamespace: perUnit(writes, count),
       note: 'apiserver reads include the bench following the ClusterEcrRegistry (one LIST and WATCH) and one LIST of its pull secrets at the end; writes are the operator alone',
       memory,
     },
     steady,
     memory: {
+      rssTargetMiB: rssTargetMiB(count),
       convergencePeakRssMiB: memory.peakRssMiB,
       convergenceSettledRssMiB: memory.lastRssMiB,
       operatorPeakRssMiB: peakRssMiB,
@@ -417,37 +417,6 @@ async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | und
       note: 'like for like: convergence peaks are from spawn to 5 s after convergence for both kinds; operatorPeakRssMiB adds the quiet window',
     },
   };
-}
-
-/** Stops the operator, the emulator and the control plane (not the image layout), so another stack can start. */
-async function stopStack(running: Running): Promise<void> {
-  running.sampler?.stop();
-  await running.operator?.stop().catch((error: unknown) => log(`stopping the operator: ${String(error)}`));
-  await running.emulator?.stop().catch((error: unknown) => log(`stopping the emulator: ${String(error)}`));
-  await running.controlPlane?.stop().catch((error: unknown) => log(`stopping the control plane: ${String(error)}`));
-  running.sampler = undefined;
-  running.operator = undefined;
-  running.emulator = undefined;
-  running.controlPlane = undefined;
-}
-
-async function teardown(running: Running): Promise<void> {
-  await stopStack(running);
-  await running.layout?.remove().catch((error: unknown) => log(`removing the image layout: ${String(error)}`));
-  running.layout = undefined;
-}
-
-function diffRecord(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [key, value] of Object.entries(after)) {
-    const delta = value - (before[key] ?? 0);
-    if (delta !== 0) out[key] = delta;
-  }
-  return out;
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 main().then(

@@ -12,15 +12,21 @@ export interface BenchSettings {
   quietSeconds: number;
   rotationRegistries: number;
   rotationLifetimeSeconds: number;
-  /** Scenario names to run: convergence, bare, steady, rotation, imports, fanout. */
+  /** EcrRegistries the latency scenario creates one at a time over the settled fleet. */
+  latencyRegistries: number;
+  /** Scenario names to run: convergence, bare, steady, latency, rotation, imports, fanout. */
   scenarios: Set<string>;
+  /** Peers to run side by side with the operator (known: eso); none by default. */
+  peers: Set<string>;
   timeoutSeconds: number;
   /** Run `node src/main.ts` instead of the image layout the Dockerfile builds (its bundle and Node flags). */
   fromSource: boolean;
   out?: string;
 }
 
-export const ALL_SCENARIOS = ['convergence', 'bare', 'steady', 'rotation', 'imports', 'fanout'] as const;
+export const ALL_SCENARIOS = ['convergence', 'bare', 'steady', 'latency', 'rotation', 'imports', 'fanout'] as const;
+
+export const KNOWN_PEERS = ['eso'] as const;
 
 export const BENCH_HELP = [
   'BENCH_REGISTRIES / --registries        EcrRegistries in scenario 1 (default 1000)',
@@ -30,10 +36,12 @@ export const BENCH_HELP = [
   'BENCH_IMPORTS / --imports              ImageImports in scenario 5 (default 500)',
   'BENCH_TAGS / --tags                    tags per ImageImport (default 3)',
   'BENCH_WORKERS / --workers              operator --workers and bare-loop concurrency (default 4)',
-  'BENCH_QUIET_SECONDS / --quiet-seconds  steady-state window (default 60)',
-  'BENCH_ROTATION_REGISTRIES / --rotation-registries   registries in the rotation wave (default 100)',
-  'BENCH_ROTATION_LIFETIME / --rotation-lifetime       token lifetime in seconds for the wave (default 60)',
-  'BENCH_SCENARIOS / --scenarios          comma list of convergence,bare,steady,rotation,imports,fanout (default all)',
+  'BENCH_QUIET_SECONDS / --quiet-seconds  steady-state windows, which also count watch re-opens (default 60; 600 or more lets each watch reach a 5-10 min server-side timeout)',
+  'BENCH_LATENCY_REGISTRIES / --latency-registries     EcrRegistries the latency scenario creates one at a time (default 50)',
+  'BENCH_ROTATION_REGISTRIES / --rotation-registries   registries in the rotation wave, whose Events give the Event budget (default 1000)',
+  'BENCH_ROTATION_LIFETIME / --rotation-lifetime       token lifetime in seconds for the wave (default 120; refreshes come at about half)',
+  'BENCH_SCENARIOS / --scenarios          comma list of convergence,bare,steady,latency,rotation,imports,fanout, or none (default all)',
+  'BENCH_PEERS / --peers                  comma list of peers run side by side on a fresh control plane: eso (default none)',
   'BENCH_TIMEOUT_SECONDS / --timeout-seconds  per-scenario wait limit (default 600)',
   'BENCH_FROM_SOURCE / --from-source     1 runs node src/main.ts instead of the Dockerfile\'s image layout (default 0)',
   'BENCH_OUT / --out                      JSON report path (default <tmp>/bench-report-<time>.json)',
@@ -57,9 +65,15 @@ export function readBenchSettings(argv: readonly string[], env: Readonly<Record<
     return n;
   };
   const scenarioText = text('scenarios', 'BENCH_SCENARIOS');
-  const scenarios = new Set(scenarioText ? scenarioText.split(',').map((s) => s.trim()).filter(Boolean) : ALL_SCENARIOS);
+  // `none` runs no scenario of the operator's own, e.g. with BENCH_PEERS to run the side-by-side comparison alone.
+  const scenarios = new Set(scenarioText === 'none' ? [] : scenarioText ? scenarioText.split(',').map((s) => s.trim()).filter(Boolean) : ALL_SCENARIOS);
   for (const s of scenarios) {
     if (!(ALL_SCENARIOS as readonly string[]).includes(s)) throw new BenchSettingsError(`unknown scenario ${s}; known: ${ALL_SCENARIOS.join(', ')}`);
+  }
+  const peerText = text('peers', 'BENCH_PEERS');
+  const peers = new Set(peerText ? peerText.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  for (const p of peers) {
+    if (!(KNOWN_PEERS as readonly string[]).includes(p)) throw new BenchSettingsError(`unknown peer ${p}; known: ${KNOWN_PEERS.join(', ')}`);
   }
   const out = text('out', 'BENCH_OUT');
   return {
@@ -71,9 +85,11 @@ export function readBenchSettings(argv: readonly string[], env: Readonly<Record<
     tagsPerImport: int('tags', 'BENCH_TAGS', 3),
     workers: int('workers', 'BENCH_WORKERS', 4),
     quietSeconds: int('quiet-seconds', 'BENCH_QUIET_SECONDS', 60),
-    rotationRegistries: int('rotation-registries', 'BENCH_ROTATION_REGISTRIES', 100),
-    rotationLifetimeSeconds: int('rotation-lifetime', 'BENCH_ROTATION_LIFETIME', 60, 10),
+    rotationRegistries: int('rotation-registries', 'BENCH_ROTATION_REGISTRIES', 1000),
+    rotationLifetimeSeconds: int('rotation-lifetime', 'BENCH_ROTATION_LIFETIME', 120, 10),
+    latencyRegistries: int('latency-registries', 'BENCH_LATENCY_REGISTRIES', 50),
     scenarios,
+    peers,
     timeoutSeconds: int('timeout-seconds', 'BENCH_TIMEOUT_SECONDS', 600),
     fromSource: int('from-source', 'BENCH_FROM_SOURCE', 0, 0) === 1,
     ...(out ? { out } : {}),
