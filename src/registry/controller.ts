@@ -114,17 +114,27 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     onChange: enqueueHolders,
   });
 
-  // resourceVersions of the pull secrets this process wrote last, so their watch echoes don't requeue.
+  // resourceVersions of the pull secrets this process wrote last, so their watch echoes don't requeue;
+  // and the writes still awaiting their answer, since the echo often arrives before the answer does.
   const ownWrites = new Map<string, string>();
-  const recordWrite = (secret: V1Secret) => {
-    ownWrites.set(formatKey(secret.metadata?.namespace, secret.metadata!.name!), secret.metadata?.resourceVersion ?? '');
-    return secret;
+  const writesInFlight = new Map<string, Promise<unknown>>();
+  const recordWrite = async (secret: V1Secret, write: (secret: V1Secret) => Promise<V1Secret>): Promise<V1Secret> => {
+    const key = formatKey(secret.metadata?.namespace, secret.metadata!.name!);
+    const written = write(secret).then((answer) => {
+      ownWrites.set(key, answer.metadata?.resourceVersion ?? '');
+      return answer;
+    });
+    const settled = written.finally(() => {
+      if (writesInFlight.get(key) === settled) writesInFlight.delete(key);
+    });
+    writesInFlight.set(key, settled);
+    return written;
   };
   const observed = observeSecretWrites(kubeRegistryWrites(o.clients), o.observePullSecretWrite);
   const cacheWrites: RegistryWrites = {
     ...observed,
-    createSecret: async (secret) => recordWrite(await observed.createSecret(secret)),
-    replaceSecret: async (secret) => recordWrite(await observed.replaceSecret(secret)),
+    createSecret: (secret) => recordWrite(secret, observed.createSecret),
+    replaceSecret: (secret) => recordWrite(secret, observed.replaceSecret),
   };
   const readSecret = async (namespace: string, name: string): Promise<V1Secret | undefined> =>
     pullSecrets.get(namespace, name) ?? credentialSecrets.get(namespace, name);
@@ -163,10 +173,23 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
   });
   enqueueFromInformer(pullSecrets, controller, (event) => {
     const key = formatKey(event.object.metadata?.namespace, event.object.metadata!.name!);
-    if (event.type !== 'DELETED' && ownWrites.get(key) === event.object.metadata?.resourceVersion) return undefined;
-    if (event.type === 'DELETED') ownWrites.delete(key);
     const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ECR_REGISTRY.kind);
-    return owner ? { namespace: event.object.metadata!.namespace!, name: owner.name } : undefined;
+    const ownerKey = owner ? { namespace: event.object.metadata!.namespace!, name: owner.name } : undefined;
+    if (event.type === 'DELETED') {
+      ownWrites.delete(key);
+      return ownerKey;
+    }
+    const resourceVersion = event.object.metadata?.resourceVersion;
+    const inFlight = writesInFlight.get(key);
+    if (inFlight && ownerKey) {
+      // Our write's echo, most likely: decide once its answer tells the resourceVersion we wrote.
+      const decide = () => {
+        if (ownWrites.get(key) !== resourceVersion) controller.enqueue(ownerKey);
+      };
+      void inFlight.then(decide, decide);
+      return undefined;
+    }
+    return ownWrites.get(key) === resourceVersion ? undefined : ownerKey;
   });
 
   return {

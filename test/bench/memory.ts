@@ -88,6 +88,18 @@ export function gaugeValue(text: string, name: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** The sum of a metric's series whose labels include every `label="value"` given (e.g. reconciles of one controller). */
+export function seriesSum(text: string, name: string, labels: readonly string[] = []): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const close = line.lastIndexOf('}');
+    const labelText = close < 0 ? '' : line.slice(name.length + 1, close);
+    if (labels.every((label) => labelText.split(',').includes(label))) sum += Number(line.slice(close + 1).trim());
+  }
+  return sum;
+}
+
 /** The operator's own V8 figures from its /metrics page, in MiB. */
 export function heapFigures(metricsText: string | undefined): { heapUsedMiB?: number; heapTotalMiB?: number; externalMiB?: number } {
   if (!metricsText) return {};

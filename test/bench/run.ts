@@ -21,7 +21,7 @@ import { createFanout, createFanoutRegistry, waitForFanout } from './fanout.ts';
 import { createFleet, registryPath, waitForFleet } from './fleet.ts';
 import { measureCreateLatency } from './latency.ts';
 import { createImports, waitForImports } from './imports.ts';
-import { bareNodeFloor, heapFigures, mib } from './memory.ts';
+import { bareNodeFloor, heapFigures, mib, seriesSum } from './memory.ts';
 import { PEER_HELP } from './peers/eso-manifests.ts';
 import { runPeerComparison } from './peers/peer-scenario.ts';
 import { measureRotationWave } from './rotation.ts';
@@ -160,8 +160,11 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
   const gat = (ecrAfter.byAction.GetAuthorizationToken ?? 0) - (ecrBefore.byAction.GetAuthorizationToken ?? 0);
   // Settle: let the heap and RSS calm after the burst, then read the operator's own figures.
   await sleep(5000);
-  const heap1 = heapFigures(await operator.metricsText());
+  const metrics1 = await operator.metricsText();
+  const heap1 = heapFigures(metrics1);
   const memory1 = sampler.window(operator.startedAtMs, Date.now());
+  // Reconciles per registry: 1 when the echoes of the operator's own writes requeue nothing.
+  const reconciles = metrics1 ? seriesSum(metrics1, 'ecr_operator_reconcile_total', ['controller="ecrregistry"']) : undefined;
   report.convergence = {
     registries: settings.registries,
     namespaces: fleet.namespaces.length,
@@ -176,6 +179,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
     apiserverRequests: requests,
     writes,
     writesPerRegistry: perUnit(writes, settings.registries),
+    ...(reconciles === undefined ? {} : { reconciles, reconcilesPerRegistry: round(reconciles / settings.registries) }),
     rssTargetMiB: rssTargetMiB(settings.registries),
     note: 'apiserver reads include the bench following the registries (one LIST and WATCH) and one LIST of pull secrets at the end; writes are the operator alone',
     memory: {

@@ -82,6 +82,8 @@ export function summarize(report: Record<string, unknown>): string {
   const perRegistry = get('convergence.writesPerRegistry') as Breakdown | undefined;
   const bareWrites = num('bare.writesPerRegistry') ?? 2;
   row(`writes per registry ≤ bare's ${bareWrites}`, describeBreakdown(perRegistry, 'EcrRegistry'), atMost(perRegistry?.total, bareWrites), 'convergence');
+  const reconciles = num('convergence.reconcilesPerRegistry');
+  if (reconciles !== undefined) lines.push(`  reconciles per registry: ${reconciles} (${num('convergence.reconciles')} in all; 1 when the operator's own write echoes requeue nothing)`);
   const peak = num('convergence.memory.peakRssMiB');
   const rssTarget = registries === undefined ? undefined : rssTargetMiB(registries);
   row(
