@@ -117,14 +117,19 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
   // resourceVersions of the pull secrets this process wrote last, so their watch echoes don't requeue;
   // and the writes still awaiting their answer, since the echo often arrives before the answer does.
   const ownWrites = new Map<string, string>();
-  const writesInFlight = new Map<string, Promise<unknown>>();
+  const writesInFlight = new Map<string, Promise<void>>();
   const recordWrite = async (secret: V1Secret, write: (secret: V1Secret) => Promise<V1Secret>): Promise<V1Secret> => {
     const key = formatKey(secret.metadata?.namespace, secret.metadata!.name!);
     const written = write(secret).then((answer) => {
       ownWrites.set(key, answer.metadata?.resourceVersion ?? '');
       return answer;
     });
-    const settled = written.finally(() => {
+    // Settles either way and never rejects: a failed write is the reconciler's to report, not an unhandled rejection.
+    const settled: Promise<void> = written.then(
+      () => {},
+      () => {},
+    );
+    void settled.then(() => {
       if (writesInFlight.get(key) === settled) writesInFlight.delete(key);
     });
     writesInFlight.set(key, settled);
@@ -186,7 +191,7 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
       const decide = () => {
         if (ownWrites.get(key) !== resourceVersion) controller.enqueue(ownerKey);
       };
-      void inFlight.then(decide, decide);
+      void inFlight.then(decide);
       return undefined;
     }
     return ownWrites.get(key) === resourceVersion ? undefined : ownerKey;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/observability/logger.ts';
-import { type OperatorSettings, type RunningOperator, startOperator } from '../../src/operator.ts';
+import { type OperatorDeps, type OperatorSettings, type RunningOperator, startOperator } from '../../src/operator.ts';
 import { testEnv } from './env.ts';
 
 /** The operator running in this test process against the test control plane, with its log lines captured. */
@@ -11,7 +11,7 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function startTestOperator(settings: Partial<OperatorSettings> = {}): Promise<TestOperator> {
+export async function startTestOperator(settings: Partial<OperatorSettings> = {}, deps: Pick<OperatorDeps, 'metrics'> = {}): Promise<TestOperator> {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -24,6 +24,7 @@ export async function startTestOperator(settings: Partial<OperatorSettings> = {}
     kubeConfig: testEnv().kubeConfig(),
     settings: { workers: 4, allowedEndpoints: [], ...settings },
     logger: createLogger({ level: 'debug', stream: sink }),
+    ...deps,
   });
   await operator.waitForSync(AbortSignal.timeout(30_000));
   return {
