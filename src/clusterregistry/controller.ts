@@ -12,7 +12,6 @@ import type { Clock } from '../runtime/clock.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type ListResult } from '../runtime/informer.ts';
 import type { SharedInformer } from '../runtime/multi-namespace-informer.ts';
-import { formatKey } from '../runtime/keys.ts';
 import { MetadataBackedReads } from '../runtime/metadata-backed-reads.ts';
 import { MutationCache } from '../runtime/mutation-cache.ts';
 import { ReferenceWatches } from '../runtime/reference-watches.ts';
@@ -20,6 +19,7 @@ import { kubeClusterRegistryWrites } from './kube-store.ts';
 import { type NamespaceView, selectsNamespace } from './namespace-selection.ts';
 import { type ClusterEventSink, reconcileClusterRegistry } from './reconciler.ts';
 import type { ClusterRegistryReads, ClusterRegistryWrites } from './store.ts';
+import { OwnWrites } from '../runtime/own-writes.ts';
 
 export interface ClusterRegistryControllerOptions {
   kubeConfig: KubeConfig;
@@ -152,20 +152,16 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
 
   // Registries as this process last wrote them, until the informer catches up (see readYourWrites).
   const written = new MutationCache<ClusterEcrRegistry>();
-  const ownWrites = new Map<string, string>();
+  const ownWrites = new OwnWrites();
   const api = observeSecretWrites(kubeClusterRegistryWrites(o.clients), o.observePullSecretWrite);
-  const recordSecret = (secret: V1Secret) => {
-    ownWrites.set(formatKey(secret.metadata?.namespace, secret.metadata!.name!), secret.metadata?.resourceVersion ?? '');
-    return secret;
-  };
   const assumed = (registry: ClusterEcrRegistry) => {
     written.assume(registry);
     return registry;
   };
   const writes: ClusterRegistryWrites = {
     ...api,
-    createSecret: async (secret) => recordSecret(await api.createSecret(secret)),
-    replaceSecret: async (secret) => recordSecret(await api.replaceSecret(secret)),
+    createSecret: (secret) => ownWrites.record(secret, api.createSecret),
+    replaceSecret: (secret) => ownWrites.record(secret, api.replaceSecret),
     setFinalizers: async (registry, finalizers) => assumed(await api.setFinalizers(registry, finalizers)),
     patchStatus: async (registry, status) => assumed(await api.patchStatus(registry, status)),
   };
@@ -210,11 +206,11 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
     );
   });
   enqueueFromInformer(o.managedSecrets, controller, (event) => {
-    const key = formatKey(event.object.metadata?.namespace, event.object.metadata!.name!);
-    if (event.type !== 'DELETED' && ownWrites.get(key) === event.object.metadata?.resourceVersion) return undefined;
-    if (event.type === 'DELETED') ownWrites.delete(key);
     const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === CLUSTER_ECR_REGISTRY.kind);
-    return owner ? owner.name : undefined;
+    const requeue = () => {
+      if (owner) controller.enqueue(owner.name);
+    };
+    return ownWrites.changedByOthers(event, requeue) ? owner?.name : undefined;
   });
 
   return {

@@ -5,6 +5,7 @@ import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import { type KubeClients, METADATA_ONLY, makeWatch, metadataOnly } from '../kube/clients.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
+import { OwnWrites } from '../runtime/own-writes.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type ListResult } from '../runtime/informer.ts';
 import { informerForNamespaces, type SharedInformer } from '../runtime/multi-namespace-informer.ts';
@@ -114,32 +115,12 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     onChange: enqueueHolders,
   });
 
-  // resourceVersions of the pull secrets this process wrote last, so their watch echoes don't requeue;
-  // and the writes still awaiting their answer, since the echo often arrives before the answer does.
-  const ownWrites = new Map<string, string>();
-  const writesInFlight = new Map<string, Promise<void>>();
-  const recordWrite = async (secret: V1Secret, write: (secret: V1Secret) => Promise<V1Secret>): Promise<V1Secret> => {
-    const key = formatKey(secret.metadata?.namespace, secret.metadata!.name!);
-    const written = write(secret).then((answer) => {
-      ownWrites.set(key, answer.metadata?.resourceVersion ?? '');
-      return answer;
-    });
-    // Settles either way and never rejects: a failed write is the reconciler's to report, not an unhandled rejection.
-    const settled: Promise<void> = written.then(
-      () => {},
-      () => {},
-    );
-    void settled.then(() => {
-      if (writesInFlight.get(key) === settled) writesInFlight.delete(key);
-    });
-    writesInFlight.set(key, settled);
-    return written;
-  };
+  const ownWrites = new OwnWrites();
   const observed = observeSecretWrites(kubeRegistryWrites(o.clients), o.observePullSecretWrite);
   const cacheWrites: RegistryWrites = {
     ...observed,
-    createSecret: (secret) => recordWrite(secret, observed.createSecret),
-    replaceSecret: (secret) => recordWrite(secret, observed.replaceSecret),
+    createSecret: (secret) => ownWrites.record(secret, observed.createSecret),
+    replaceSecret: (secret) => ownWrites.record(secret, observed.replaceSecret),
   };
   const readSecret = async (namespace: string, name: string): Promise<V1Secret | undefined> =>
     pullSecrets.get(namespace, name) ?? credentialSecrets.get(namespace, name);
@@ -177,24 +158,12 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     return formatKey(object.metadata.namespace, object.metadata.name!);
   });
   enqueueFromInformer(pullSecrets, controller, (event) => {
-    const key = formatKey(event.object.metadata?.namespace, event.object.metadata!.name!);
     const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ECR_REGISTRY.kind);
     const ownerKey = owner ? { namespace: event.object.metadata!.namespace!, name: owner.name } : undefined;
-    if (event.type === 'DELETED') {
-      ownWrites.delete(key);
-      return ownerKey;
-    }
-    const resourceVersion = event.object.metadata?.resourceVersion;
-    const inFlight = writesInFlight.get(key);
-    if (inFlight && ownerKey) {
-      // Our write's echo, most likely: decide once its answer tells the resourceVersion we wrote.
-      const decide = () => {
-        if (ownWrites.get(key) !== resourceVersion) controller.enqueue(ownerKey);
-      };
-      void inFlight.then(decide);
-      return undefined;
-    }
-    return ownWrites.get(key) === resourceVersion ? undefined : ownerKey;
+    const requeue = () => {
+      if (ownerKey) controller.enqueue(ownerKey);
+    };
+    return ownWrites.changedByOthers(event, requeue) ? ownerKey : undefined;
   });
 
   return {

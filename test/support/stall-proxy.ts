@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
+import { relayTo, trackSocket } from './tcp-relay.ts';
 
 /**
  * A TCP proxy on 127.0.0.1 in front of another loopback port, for tests of a connection that
@@ -51,23 +52,11 @@ export class StallProxy {
   }
 
   #accept(client: Socket, targetPort: number): void {
-    this.#track(client);
+    trackSocket(this.#sockets, client);
     if (this.#stalled) {
       client.pause();
       return;
     }
-    const upstream = connect(targetPort, '127.0.0.1');
-    this.#track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    // Either side closing closes the other, as a plain TCP path would.
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  }
-
-  #track(socket: Socket): void {
-    this.#sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.#sockets.delete(socket));
+    relayTo(client, targetPort, this.#sockets);
   }
 }

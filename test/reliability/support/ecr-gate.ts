@@ -1,6 +1,7 @@
 import { once } from 'node:events';
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { relayTo, trackSocket } from '../../support/tcp-relay.ts';
 
 /**
  * A TCP gate in front of the ECR emulator, for "ECR is unreachable": while shut, nothing listens on
@@ -79,18 +80,7 @@ export class EcrGate {
 
   #accept(client: Socket): void {
     this.accepted += 1;
-    this.#track(client);
-    const upstream = connect(this.#targetPort, '127.0.0.1');
-    this.#track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  }
-
-  #track(socket: Socket): void {
-    this.#sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.#sockets.delete(socket));
+    trackSocket(this.#sockets, client);
+    relayTo(client, this.#targetPort, this.#sockets);
   }
 }
