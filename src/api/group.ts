@@ -10,6 +10,10 @@ export const CLUSTER_ECR_REGISTRY = { kind: 'ClusterEcrRegistry', plural: 'clust
 /** Label on every object the operator writes; the managed-Secret informer selects on it. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'ecr-pullsecrets-operator';
+/** The Secrets this operator manages (its pull secrets), which a label-selected cache holds. */
+export const MANAGED_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
+/** Every other Secret, such as credentials (`!=` also matches a Secret without the label). */
+export const UNMANAGED_SELECTOR = `${MANAGED_BY_LABEL}!=${MANAGED_BY_VALUE}`;
 /** Server-side field manager name for every write. */
 export const FIELD_MANAGER = MANAGED_BY_VALUE;
 

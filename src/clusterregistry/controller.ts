@@ -1,6 +1,6 @@
 import type { KubeConfig, KubernetesObject, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { ClusterEcrRegistry } from '../api/cluster-ecr-registry.ts';
-import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY } from '../api/group.ts';
+import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY, UNMANAGED_SELECTOR } from '../api/group.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import { type KubeClients, METADATA_ONLY, makeWatch, metadataOnly } from '../kube/clients.ts';
 import { kubeDirectReads } from '../kube/direct-reads.ts';
@@ -118,6 +118,8 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
     clock: o.clock,
     logger: o.logger,
     pathFor: (namespace) => `/api/v1/namespaces/${namespace}/secrets`,
+    // The pull secrets are in the managed-secrets cache, which readSecret asks first.
+    labelSelector: UNMANAGED_SELECTOR,
     listMetadataFor: (namespace) => (opts) => core.listNamespacedSecret({ namespace, ...opts }, metadataOnly()),
     read: direct.secret,
     onChange: enqueue,
@@ -152,6 +154,7 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
 
   // Registries as this process last wrote them, until the informer catches up (see readYourWrites).
   const written = new MutationCache<ClusterEcrRegistry>();
+  clusterRegistries.on((event) => written.observe(event));
   const ownWrites = new OwnWrites();
   const api = observeSecretWrites(kubeClusterRegistryWrites(o.clients), o.observePullSecretWrite);
   const assumed = (registry: ClusterEcrRegistry) => {
@@ -205,6 +208,8 @@ export function createClusterRegistryController(o: ClusterRegistryControllerOpti
         .map((r) => r.metadata.name!),
     );
   });
+  // A credentials Secret that carries the managed-by label is in the pull-secret cache, not the credentials watch.
+  o.managedSecrets.on((event) => enqueue(credentialSecrets.holdersOf(event.object.metadata!.namespace!, event.object.metadata!.name!)));
   enqueueFromInformer(o.managedSecrets, controller, (event) => {
     const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === CLUSTER_ECR_REGISTRY.kind);
     const requeue = () => {

@@ -1,10 +1,11 @@
 import type { KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { EcrRegistry } from '../api/ecr-registry.ts';
-import { API_GROUP, API_VERSION, ECR_REGISTRY, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../api/group.ts';
+import { API_GROUP, API_VERSION, ECR_REGISTRY, MANAGED_SELECTOR, UNMANAGED_SELECTOR } from '../api/group.ts';
 import type { EndpointAllowlist } from '../aws/endpoint-allowlist.ts';
 import { type KubeClients, METADATA_ONLY, makeWatch, metadataOnly } from '../kube/clients.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from '../runtime/clock.ts';
+import { MutationCache } from '../runtime/mutation-cache.ts';
 import { OwnWrites } from '../runtime/own-writes.ts';
 import { Controller, type ControllerMetrics, enqueueFromInformer } from '../runtime/controller.ts';
 import { Informer, type ListResult } from '../runtime/informer.ts';
@@ -70,13 +71,12 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     // The apiserver has validated these against the CRD's structural schema.
     list: async () => (ns ? customObjects.listNamespacedCustomObject({ ...crd, namespace: ns }) : customObjects.listClusterCustomObject(crd)) as Promise<ListResult<EcrRegistry>>,
   }));
-  const managedSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const pullSecrets = informerForNamespaces(o.namespaces, (ns) => new Informer<V1Secret>({
     name: 'managed-secrets',
     kubeConfig: o.kubeConfig,
     clock: o.clock,
     logger: o.logger,
-    labelSelector: managedSelector,
+    labelSelector: MANAGED_SELECTOR,
     path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
     list: (opts) => (ns ? core.listNamespacedSecret({ namespace: ns, ...opts }) : core.listSecretForAllNamespaces(opts)),
   }));
@@ -100,6 +100,8 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     clock: o.clock,
     logger: o.logger,
     pathFor: (namespace) => `/api/v1/namespaces/${namespace}/secrets`,
+    // The pull secrets are in their own cache, which readSecret asks first.
+    labelSelector: UNMANAGED_SELECTOR,
     listMetadataFor: (namespace) => (opts) => core.listNamespacedSecret({ namespace, ...opts }, metadataOnly()),
     read: direct.secret,
     onChange: enqueueHolders,
@@ -131,7 +133,9 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     serviceAccount: (namespace, name) => serviceAccounts.get(namespace, name),
     registryUsers: (namespace, name) => o.registryUsers?.(namespace, name) ?? [],
   };
-  const { reads, writes } = readYourWrites(cacheReads, cacheWrites);
+  const written = new MutationCache<EcrRegistry>();
+  registries.on((event) => written.observe(event));
+  const { reads, writes } = readYourWrites(cacheReads, cacheWrites, written);
 
   // Keep the reference watches in step with what each registry points at.
   registries.on((event) => {
@@ -157,6 +161,8 @@ export function createRegistryController(o: RegistryControllerOptions): Registry
     }
     return formatKey(object.metadata.namespace, object.metadata.name!);
   });
+  // A credentials Secret that carries the managed-by label is in the pull-secret cache, not the credentials watch.
+  pullSecrets.on((event) => enqueueHolders(credentialSecrets.holdersOf(event.object.metadata!.namespace!, event.object.metadata!.name!)));
   enqueueFromInformer(pullSecrets, controller, (event) => {
     const owner = event.object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === ECR_REGISTRY.kind);
     const ownerKey = owner ? { namespace: event.object.metadata!.namespace!, name: owner.name } : undefined;

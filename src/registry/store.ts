@@ -37,10 +37,10 @@ export interface RegistryWrites {
  * Reads that see this process's own writes of a registry (finalizers, status) before the informer
  * delivers them. Without it, a reconcile that follows a failed one before the failure's echo arrives
  * diffs its status against the older cached copy, finds nothing to write, and leaves the failure in
- * place (the echo itself is dropped as our own write).
+ * place (the echo itself is dropped as our own write). Pass the MutationCache that the registry
+ * informer's events feed (`observe`), so a write is forgotten once its echo arrives.
  */
-export function readYourWrites(reads: RegistryReads, writes: RegistryWrites): { reads: RegistryReads; writes: RegistryWrites } {
-  const written = new MutationCache<EcrRegistry>();
+export function readYourWrites(reads: RegistryReads, writes: RegistryWrites, written = new MutationCache<EcrRegistry>()): { reads: RegistryReads; writes: RegistryWrites } {
   const assumed = (registry: EcrRegistry) => {
     written.assume(registry);
     return registry;

@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import type { InformerEvent } from './informer.ts';
 import { keyOfObject } from './keys.ts';
 
 /**
@@ -8,6 +9,10 @@ import { keyOfObject } from './keys.ts';
  * does not hold (a status write that looks like a no-op). Like client-go's integer mutation cache,
  * it compares resourceVersions as integers, which etcd's are; an object whose versions are not
  * integers is never preferred over the cache.
+ *
+ * Feed it the informer's events (`observe`), as client-go's expires its entries: a write whose echo
+ * has arrived is dropped then, not kept (a second copy of the object) until the next read, which for
+ * a registry that only refreshes can be hours away.
  */
 export class MutationCache<T extends KubernetesObject> {
   readonly #written = new Map<string, T>();
@@ -18,6 +23,18 @@ export class MutationCache<T extends KubernetesObject> {
     if (!key) return;
     const known = this.#written.get(key);
     if (!known || newer(object, known)) this.#written.set(key, object);
+  }
+
+  /** Forgets our write of this object once the informer holds it, or a newer version, or its deletion. */
+  observe(event: InformerEvent<T>): void {
+    const key = keyOfObject(event.object);
+    const written = key === undefined ? undefined : this.#written.get(key);
+    if (written && (event.type === 'DELETED' || !newer(written, event.object))) this.#written.delete(key!);
+  }
+
+  /** How many writes are kept. */
+  get size(): number {
+    return this.#written.size;
   }
 
   /**

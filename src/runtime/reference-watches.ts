@@ -16,6 +16,13 @@ export interface ReferenceWatchesOptions<T extends KubernetesObject> {
   onChange: (holders: string[]) => void;
   /** A watch source that asks for metadata only. */
   metadataWatchSource: WatchSource;
+  /**
+   * Watches only the objects this selects, such as all but the pull secrets the operator writes (a
+   * cache of their own holds those): each of those writes would otherwise also reach every metadata
+   * watch of its namespace. An object it leaves out reads as absent; the cache that holds it answers
+   * for it, and reports its changes to `holdersOf`.
+   */
+  labelSelector?: string;
   clock?: Clock;
   logger?: Logger;
 }
@@ -45,6 +52,8 @@ export class ReferenceWatches<T extends KubernetesObject> {
   readonly #byHolder = new Map<string, Set<string>>();
   /** Whole referenced objects by `namespace/name`, valid while their resourceVersion matches the watch. */
   readonly #objects = new Map<string, T>();
+  /** Reads under way, by `namespace/name`, with the resourceVersion the watch reported when each began. */
+  readonly #reading = new Map<string, { resourceVersion: string | undefined; read: Promise<T | undefined> }>();
 
   constructor(options: ReferenceWatchesOptions<T>) {
     this.#options = options;
@@ -67,14 +76,43 @@ export class ReferenceWatches<T extends KubernetesObject> {
   async get(namespace: string, name: string): Promise<T | undefined> {
     const key = formatKey(namespace, name);
     const watched = this.#namespaces.get(namespace);
-    if (!watched?.informer.hasSynced()) return this.#options.read(namespace, name);
+    if (!watched?.informer.hasSynced()) return this.#read(key, undefined, false);
     const current = watched.informer.get(namespace, name);
     if (!current) return undefined;
     const kept = this.#objects.get(key);
-    if (kept && kept.metadata?.resourceVersion === current.metadata?.resourceVersion) return kept;
-    const read = await this.#options.read(namespace, name);
-    if (read && watched.references.has(name)) this.#objects.set(key, read);
+    const resourceVersion = current.metadata?.resourceVersion;
+    if (kept && kept.metadata?.resourceVersion === resourceVersion) return kept;
+    return this.#read(key, resourceVersion, true);
+  }
+
+  /**
+   * One read per object and version at a time: the registries that share a credentials Secret, all
+   * reconciled at once, wait for the same read instead of each making its own.
+   */
+  #read(key: string, resourceVersion: string | undefined, keep: boolean): Promise<T | undefined> {
+    const pending = this.#reading.get(key);
+    if (pending && pending.resourceVersion === resourceVersion) return pending.read;
+    const { namespace, name } = parseKey(key);
+    const read = this.#options.read(namespace, name).then((object) => {
+      if (keep && object && this.#namespaces.get(namespace)?.references.has(name)) this.#objects.set(key, object);
+      return object;
+    });
+    const entry = { resourceVersion, read };
+    this.#reading.set(key, entry);
+    const done = () => {
+      if (this.#reading.get(key) === entry) this.#reading.delete(key);
+    };
+    read.then(done, done);
     return read;
+  }
+
+  /**
+   * The holders that reference an object, for a change another cache sees: an object the label
+   * selector leaves out (a credentials Secret that carries the operator's managed-by label) reaches
+   * only that cache's watch.
+   */
+  holdersOf(namespace: string, name: string): string[] {
+    return [...(this.#namespaces.get(namespace)?.references.get(name) ?? [])];
   }
 
   /** How many namespaces are being watched. */
@@ -122,6 +160,7 @@ export class ReferenceWatches<T extends KubernetesObject> {
       path: o.pathFor(namespace),
       list: o.listMetadataFor(namespace),
       watchSource: o.metadataWatchSource,
+      ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
       // Only what tells one version from the next: labels and annotations can be large, and
       // kubectl's last-applied-configuration annotation would hold a Secret's data.
       transform: ({ metadata }) => ({ metadata: { name: metadata?.name, namespace: metadata?.namespace, resourceVersion: metadata?.resourceVersion, uid: metadata?.uid } }),

@@ -1,6 +1,7 @@
 import type { EventsV1Event, V1Secret } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
 import { type AccessKey, EcrEmulator } from '../support/ecr-emulator/index.ts';
 import { createTestNamespace, deleteTestNamespace, testEnv } from '../support/env.ts';
 import { eventually } from '../support/eventually.ts';
@@ -278,6 +279,23 @@ describe('EcrRegistry controller', function () {
       const password = pullSecretPassword((await readSecret(namespace, 'rotate'))!, HOST);
       expect(password).to.not.equal(before);
       expect(emulator.tokenInfo(password)?.accessKeyId).to.equal(newKey_.accessKeyId);
+    });
+  });
+
+  it('reads credentials from a Secret that carries its managed-by label, and follows a key rotation in it', async () => {
+    // Such a Secret is in the pull-secret cache, which the credentials watch leaves out (it watches every other Secret).
+    const oldKey = newKey();
+    await adminClients().core.createNamespacedSecret({ namespace, body: { metadata: { name: 'labelled-keys', labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } }, stringData: keyData(oldKey) } });
+    await createRegistry(namespace, 'labelled', spec({ credentials: { secretRef: { name: 'labelled-keys' } } }));
+    await waitForReason('labelled', 'True', 'PullSecretReady');
+    const before = pullSecretPassword(await waitForSecret('labelled'), HOST);
+    expect(emulator.tokenInfo(before)?.accessKeyId).to.equal(oldKey.accessKeyId);
+
+    const rotated = newKey();
+    await replaceCredentialsSecret(namespace, 'labelled-keys', keyData(rotated));
+    await eventually(async () => {
+      const password = pullSecretPassword((await readSecret(namespace, 'labelled'))!, HOST);
+      expect(emulator.tokenInfo(password)?.accessKeyId).to.equal(rotated.accessKeyId);
     });
   });
 

@@ -42,4 +42,22 @@ describe('MutationCache', () => {
     cache.assume(at('abc', 'written'));
     expect(cache.newest('ns/a', at('1', 'cached'))?.metadata?.annotations?.note).to.equal('cached');
   });
+
+  it('forgets a write once the informer delivers it or a newer version, and keeps it while the informer lags', () => {
+    const cache = new MutationCache();
+    cache.assume(at('12', 'written'));
+    cache.observe({ type: 'MODIFIED', object: at('11', 'older echo') });
+    expect(cache.size, 'the informer has not caught up').to.equal(1);
+    cache.observe({ type: 'MODIFIED', object: at('12', 'echo') });
+    expect(cache.size).to.equal(0);
+
+    cache.assume(at('14', 'written'));
+    cache.observe({ type: 'ADDED', object: at('15', 'newer') });
+    expect(cache.size).to.equal(0);
+
+    cache.assume(at('16', 'written'));
+    cache.observe({ type: 'DELETED', object: at('15', 'deleted') });
+    expect(cache.size).to.equal(0);
+    expect(cache.newest('ns/a', undefined)).to.equal(undefined);
+  });
 });

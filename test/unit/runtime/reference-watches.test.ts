@@ -10,20 +10,23 @@ function secret(namespace: string, name: string, resourceVersion: string, data: 
 }
 
 /** The apiserver as far as ReferenceWatches sees it: Secrets by namespace, metadata-only lists, whole-object reads. */
-function setup() {
+function setup(labelSelector?: string) {
   const clock = new FakeClock();
   const source = new FakeWatchSource();
   const stored = new Map<string, V1Secret>();
   const reads: string[] = [];
   const lists: string[] = [];
+  const listSelectors: (string | undefined)[] = [];
   const changes: string[][] = [];
   const watches = new ReferenceWatches<V1Secret>({
     name: 'secrets',
     metadataWatchSource: source,
     clock,
     pathFor: (namespace) => `/api/v1/namespaces/${namespace}/secrets`,
-    listMetadataFor: (namespace) => async (): Promise<ListResult<KubernetesObject>> => {
+    ...(labelSelector ? { labelSelector } : {}),
+    listMetadataFor: (namespace) => async (options): Promise<ListResult<KubernetesObject>> => {
       lists.push(namespace);
+      listSelectors.push(options.labelSelector);
       const items = [...stored.values()].filter((s) => s.metadata?.namespace === namespace).map((s) => ({ metadata: structuredClone(s.metadata) }));
       return { items, metadata: { resourceVersion: '100' } };
     },
@@ -34,7 +37,7 @@ function setup() {
     onChange: (holders) => changes.push([...holders].sort()),
   });
   const put = (s: V1Secret) => stored.set(`${s.metadata!.namespace}/${s.metadata!.name}`, s);
-  return { clock, source, watches, put, reads, lists, changes, stored };
+  return { clock, source, watches, put, reads, lists, listSelectors, changes, stored };
 }
 
 describe('ReferenceWatches', () => {
@@ -123,6 +126,36 @@ describe('ReferenceWatches', () => {
     watches.setReferences('team-a/registry', [{ namespace: 'team-a', name: 'other-keys' }]);
     expect(watches.keptObjects).to.equal(0);
     expect(watches.watchedNamespaces).to.equal(1);
+    watches.stop();
+  });
+
+  it('makes one read for concurrent gets of the same object, before and after the watch has listed, and a new one for a new version', async () => {
+    const { source, watches, put, reads } = setup();
+    put(secret('team-a', 'keys', '5', { key: 'old' }));
+    watches.setReferences('team-a/registry', [{ namespace: 'team-a', name: 'keys' }]);
+    const early = await Promise.all([1, 2, 3].map(() => watches.get('team-a', 'keys')));
+    expect(early.map((s) => s?.data)).to.deep.equal([{ key: 'old' }, { key: 'old' }, { key: 'old' }]);
+    expect(reads, 'not listed yet: one direct read for all three').to.deep.equal(['team-a/keys']);
+    await settle();
+
+    const listed = await Promise.all([1, 2, 3, 4].map(() => watches.get('team-a', 'keys')));
+    expect(listed.every((s) => s?.data?.key === 'old')).to.equal(true);
+    expect(reads, 'one read for the four, then kept').to.have.length(2);
+
+    put(secret('team-a', 'keys', '6', { key: 'new' }));
+    source.last.send('MODIFIED', { metadata: { namespace: 'team-a', name: 'keys', resourceVersion: '6' } });
+    const changed = await Promise.all([1, 2].map(() => watches.get('team-a', 'keys')));
+    expect(changed.map((s) => s?.data)).to.deep.equal([{ key: 'new' }, { key: 'new' }]);
+    expect(reads).to.have.length(3);
+    watches.stop();
+  });
+
+  it('lists and watches with its label selector', async () => {
+    const { source, watches, listSelectors } = setup('app.kubernetes.io/managed-by!=ecr-pullsecrets-operator');
+    watches.setReferences('team-a/registry', [{ namespace: 'team-a', name: 'keys' }]);
+    await settle();
+    expect(listSelectors).to.deep.equal(['app.kubernetes.io/managed-by!=ecr-pullsecrets-operator']);
+    expect(source.last.params.labelSelector).to.equal('app.kubernetes.io/managed-by!=ecr-pullsecrets-operator');
     watches.stop();
   });
 });
