@@ -1,3 +1,4 @@
+import { makeApiClient } from '../../src/kube/clients.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { ClusterEcrRegistry, ClusterEcrRegistrySpec } from '../../src/api/cluster-ecr-registry.ts';
 import { API_GROUP, API_VERSION, CLUSTER_ECR_REGISTRY, GROUP_VERSION } from '../../src/api/group.ts';
@@ -25,7 +26,7 @@ export interface Fanout {
  * selected), and one ClusterEcrRegistry selecting the label, served by the emulator.
  */
 export async function createFanout(kubeConfig: KubeConfig, emulator: EcrEmulator, count: number): Promise<Fanout> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
   const namespaces = Array.from({ length: count }, (_, i) => `${SET}-${i}`);
   await runPool(namespaces, SETUP_CONCURRENCY, async (name) => {
     await core.createNamespace({ body: { metadata: { name, labels: { [SET_LABEL]: SET } } } });
@@ -49,7 +50,7 @@ export async function createFanoutRegistry(kubeConfig: KubeConfig, emulator: Ecr
     credentials: { secretRef: { namespace: fanout.keysNamespace, name: 'aws-keys' } },
     namespaceSelector: { matchLabels: { [SET_LABEL]: SET } },
   };
-  await kubeConfig.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+  await makeApiClient(kubeConfig, CustomObjectsApi).createClusterCustomObject({
     ...clusterRegistryPath,
     body: { apiVersion: GROUP_VERSION, kind: CLUSTER_ECR_REGISTRY.kind, metadata: { name: fanout.name, labels: { [SET_LABEL]: SET } }, spec },
   });
@@ -85,8 +86,8 @@ export async function waitForFanout(
   fanout: Fanout,
   options: { timeoutMs: number; assertAlive?: () => void; onWaiting?: (status: ClusterEcrRegistry['status']) => void },
 ): Promise<FanoutConvergence> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const total = fanout.namespaces.length;
   const informer = new Informer<ClusterEcrRegistry>({
     name: `bench-${SET}`,

@@ -1,3 +1,4 @@
+import { makeApiClient } from '../../src/kube/clients.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import type { EcrRegistry, EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
 import { API_GROUP, API_VERSION, ECR_REGISTRY, GROUP_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
@@ -37,8 +38,8 @@ export interface FleetShape {
  * access key of its own, so a distinct credential set) per group of `perCredentials` registries in a namespace.
  */
 export async function createFleet(kubeConfig: KubeConfig, emulator: EcrEmulator, shape: FleetShape): Promise<Fleet> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const namespaceCount = Math.min(shape.namespaces, shape.registries);
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `${shape.set}-${i}`);
   await runPool(namespaces, SETUP_CONCURRENCY, async (name) => {
@@ -95,8 +96,8 @@ export interface ConvergenceProgress {
  * until the registries say they are done: a Ready registry has written its pull secret first.
  */
 export async function fleetProgress(kubeConfig: KubeConfig, fleet: Fleet, withSecrets = true): Promise<ConvergenceProgress & { secretList: V1Secret[] }> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const registryList = (await custom.listClusterCustomObject({
     group: API_GROUP,
     version: API_VERSION,
@@ -123,7 +124,7 @@ export async function waitForFleet(
   fleet: Fleet,
   options: { timeoutMs: number; assertAlive?: () => void; onProgress?: (p: ConvergenceProgress) => void },
 ): Promise<{ convergedAtMs: number; polls: number; lastProgress: ConvergenceProgress }> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const crd = { group: API_GROUP, version: API_VERSION, plural: ECR_REGISTRY.plural };
   const informer = new Informer<EcrRegistry>({
     name: `bench-${fleet.set}`,

@@ -1,3 +1,4 @@
+import { makeApiClient } from '../../src/kube/clients.ts';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, GROUP_VERSION, IMAGE_IMPORT } from '../../src/api/group.ts';
 import type { ImageImport } from '../../src/api/image-import.ts';
@@ -18,7 +19,7 @@ export interface ImportSet {
  * the fleet's registries (import i uses registry i mod N, in its namespace). Interval 1h: one cycle in the bench.
  */
 export async function createImports(kubeConfig: KubeConfig, emulator: EcrEmulator, fleet: Fleet, count: number, tagCount: number): Promise<ImportSet> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const tags = Array.from({ length: tagCount }, (_, i) => `v${i + 1}`);
   const repositoryOf = (namespace: string) => `bench/${namespace}`;
   for (const namespace of fleet.namespaces) {
@@ -50,7 +51,7 @@ export async function waitForImports(
   count: number,
   options: { timeoutMs: number; assertAlive?: () => void },
 ): Promise<{ convergedAtMs: number; polls: number; ready: number }> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const deadline = Date.now() + options.timeoutMs;
   let polls = 0;
   for (;;) {

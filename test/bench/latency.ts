@@ -1,3 +1,4 @@
+import { makeApiClient } from '../../src/kube/clients.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
 import type { EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
 import { ECR_REGISTRY, GROUP_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
@@ -36,7 +37,7 @@ class PullSecretArrivals {
   }
 
   async start(): Promise<void> {
-    const list = await this.kubeConfig.makeApiClient(CoreV1Api).listSecretForAllNamespaces({ labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`, limit: 1 });
+    const list = await makeApiClient(this.kubeConfig, CoreV1Api).listSecretForAllNamespaces({ labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`, limit: 1 });
     this.resourceVersion = list.metadata?.resourceVersion ?? '';
     await this.open();
   }
@@ -88,7 +89,7 @@ class PullSecretArrivals {
  * credential set the operator already holds a token for), each waiting for its pull secret before the next.
  */
 export async function measureCreateLatency(kubeConfig: KubeConfig, emulator: EcrEmulator, fleet: Fleet, count: number): Promise<LatencyResult> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const arrivals = new PullSecretArrivals(kubeConfig);
   await arrivals.start();
   const samplesMs: number[] = [];

@@ -1,3 +1,4 @@
+import { makeApiClient } from '../../src/kube/clients.ts';
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
 import { Informer, type ListResult } from '../../src/runtime/informer.ts';
@@ -50,7 +51,7 @@ export async function measureRotationWave(
   fleet: Fleet,
   options: { lifetimeSeconds: number; timeoutMs: number; assertAlive?: () => void; markStart: () => Promise<void>; markEnd: () => Promise<void> },
 ): Promise<RotationResult> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
   const labelSelector = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`;
   const wanted = new Set(fleet.registries.map((r) => `${r.namespace}/${r.name}`));
   const informer = new Informer<V1Secret>({

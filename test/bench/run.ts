@@ -6,6 +6,7 @@
  * Starts its own control plane, ECR emulator and operator process, and stops all of them.
  * Sizes: see BENCH_HELP (settings.ts). Prints a JSON report (also written to a file) and a summary.
  */
+import { makeApiClient } from '../../src/kube/clients.ts';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -306,7 +307,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
     log(`rotation: ${wave.replaced}/${wave.secrets} replaced over ${round(wave.waveSeconds)} s; worst remaining ${round(wave.worstRemainingSeconds)} s; expired samples ${wave.expiredSamples}`);
     // Stop the short-lived set from churning: delete its registries (the operator removes their finalizers).
     emulator.tokenLifetimeSeconds = 43_200;
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const custom = makeApiClient(kubeConfig, CustomObjectsApi);
     for (const namespace of rotationFleet.namespaces) await custom.deleteCollectionNamespacedCustomObject(registryPath(namespace));
   }
 

@@ -1,4 +1,5 @@
 /** External Secrets Operator for the side-by-side bench: its build, its CRDs, its process and its workload. */
+import { makeApiClient } from '../../../src/kube/clients.ts';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { openSync, closeSync } from 'node:fs';
@@ -167,8 +168,8 @@ export async function createEsoFleet(
   emulator: EcrEmulator,
   shape: { set: string; registries: number; namespaces: number; perCredentials: number; refreshInterval: string },
 ): Promise<Fleet> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
   const namespaceCount = Math.min(shape.namespaces, shape.registries);
   const namespaces = Array.from({ length: namespaceCount }, (_, i) => `${shape.set}-${i}`);
   const labels = { [SET_LABEL]: shape.set };

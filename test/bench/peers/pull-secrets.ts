@@ -3,6 +3,7 @@
  * secret counts once its `.dockerconfigjson` holds, for the fleet's registry host, a password the ECR
  * emulator issued and has not yet expired (the registry would accept it).
  */
+import { makeApiClient } from '../../../src/kube/clients.ts';
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { Informer, type ListResult } from '../../../src/runtime/informer.ts';
 import type { EcrEmulator } from '../../support/ecr-emulator/index.ts';
@@ -40,7 +41,7 @@ export async function waitForPullSecrets(
   fleet: Fleet,
   options: { labelSelector: string; timeoutMs: number; assertAlive?: () => void; onProgress?: (valid: number, total: number) => void },
 ): Promise<{ convergedAtMs: number }> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
   const wanted = new Set(fleet.registries.map((r) => `${r.namespace}/${r.name}`));
   const valid = new Set<string>();
   let convergedAtMs: number | undefined;
@@ -98,7 +99,7 @@ export async function sampleExpiry(
   fleet: Fleet,
   options: { labelSelector: string; seconds: number; intervalMs?: number; assertAlive?: () => void },
 ): Promise<ExpiryResult> {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = makeApiClient(kubeConfig, CoreV1Api);
   const intervalMs = options.intervalMs ?? 2000;
   const wanted = fleet.registries.map((r) => `${r.namespace}/${r.name}`);
   const served = new Set<string>();
