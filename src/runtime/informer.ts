@@ -2,6 +2,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { makeWatch } from '../kube/clients.ts';
 import { type Logger, silentLogger } from '../observability/logger.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
+import { internStrings } from './intern.ts';
 import { formatKey, keyOfObject } from './keys.ts';
 import { ExponentialBackoffRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { apiStatus } from '../kube/errors.ts';
@@ -92,9 +93,9 @@ export class NotSyncedError extends Error {}
  *
  * The cache holds the objects as received, less `metadata.managedFields` (the operator never reads
  * them, and they are often the largest part of an object; controller-runtime's
- * TransformStripManagedFields), keyed by `namespace/name`. Objects returned by
- * `get`/`list` and passed to handlers are shared with the cache: treat them as read-only
- * (copy with `structuredClone` before changing one).
+ * TransformStripManagedFields) and with each repeated text held once (runtime/intern.ts), keyed by
+ * `namespace/name`. Objects returned by `get`/`list` and passed to handlers are shared with the
+ * cache: treat them as read-only (copy with `structuredClone` before changing one).
  *
  * When the watch's resourceVersion has expired (410 Gone), the informer relists and emits
  * ADDED/MODIFIED/DELETED for the differences, so handlers see every change, coalesced.
@@ -454,7 +455,7 @@ export class Informer<T extends KubernetesObject> {
 
   private shape(received: T): T {
     const object = withoutManagedFields(received);
-    return this.transform ? this.transform(object) : object;
+    return internStrings(this.transform ? this.transform(object) : object);
   }
 
   /** Replaces the cache with a fresh list and emits the differences. */
