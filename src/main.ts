@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Registry } from 'prom-client';
+import { Registry } from './observability/prom-client.ts';
 import { type Config, ConfigError, describeConfig, loadConfig, loadKubeConfig } from './config.ts';
 import { CoordinationV1Api } from './kube/client-node.ts';
 import { makeApiClient } from './kube/clients.ts';

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import * as prom from './prom-client.ts';
 import type { EcrCallObserver } from '../aws/ecr-token.ts';
 import { classifyAwsError } from '../aws/errors.ts';
 import { type Clock, systemClock } from '../runtime/clock.ts';
@@ -48,45 +49,45 @@ export class OperatorMetrics {
     this.registry = options.registry;
     this.#clock = options.clock ?? systemClock;
     const registers = [options.registry];
-    this.#reconciles = new Counter({
+    this.#reconciles = new prom.Counter({
       name: `${PREFIX}reconcile_total`,
       help: 'Reconciles finished, by controller and outcome (success, error, requeue_after: done with the next look scheduled).',
       labelNames: ['controller', 'outcome'],
       registers,
     });
-    this.#reconcileErrors = new Counter({
+    this.#reconcileErrors = new prom.Counter({
       name: `${PREFIX}reconcile_errors_total`,
       help: 'Reconciles that failed, by controller.',
       labelNames: ['controller'],
       registers,
     });
-    this.#reconcileDuration = new Histogram({
+    this.#reconcileDuration = new prom.Histogram({
       name: `${PREFIX}reconcile_duration_seconds`,
       help: 'Time one reconcile took, by controller.',
       labelNames: ['controller'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.#queueDepth = new Gauge({
+    this.#queueDepth = new prom.Gauge({
       name: `${PREFIX}workqueue_depth`,
       help: 'Keys waiting in the work queue, by controller.',
       labelNames: ['controller'],
       registers,
     });
-    this.#ecrCalls = new Counter({
+    this.#ecrCalls = new prom.Counter({
       name: `${PREFIX}ecr_api_calls_total`,
       help: 'Calls to the Amazon ECR API, by action and outcome (success; throttled: ThrottlingException, TooManyRequestsException or HTTP 429 after the SDK retries; error: every other failure).',
       labelNames: ['action', 'outcome'],
       registers,
     });
-    this.#pullSecretWrites = new Counter({
+    this.#pullSecretWrites = new prom.Counter({
       name: `${PREFIX}pull_secret_writes_total`,
       help: 'Writes of pull secrets to the Kubernetes API, by operation (create, update, delete).',
       labelNames: ['operation'],
       registers,
     });
     for (const operation of ['create', 'update', 'delete'] as const) this.#pullSecretWrites.inc({ operation }, 0);
-    this.#leader = new Gauge({
+    this.#leader = new prom.Gauge({
       name: `${PREFIX}leader`,
       help: '1 while this replica holds the leader election Lease (or runs without leader election), else 0.',
       registers,
@@ -96,7 +97,7 @@ export class OperatorMetrics {
     // Computed at scrape time from the registry cache, so the value is current without a timer.
     const clock = this.#clock;
     const registries = () => this.#registries();
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}token_expiry_seconds`,
       help: "Seconds until each registry's ECR token expires (negative once expired). Alert well before it reaches 0.",
       labelNames: ['namespace', 'name'],
@@ -111,7 +112,7 @@ export class OperatorMetrics {
       },
     });
     // The Prometheus convention for "when": a Unix timestamp, which stays right between scrapes.
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}token_expiry_timestamp_seconds`,
       help: "Unix time at which each registry's ECR token expires.",
       labelNames: ['namespace', 'name'],
@@ -127,7 +128,7 @@ export class OperatorMetrics {
 
     // cert-manager's certmanager_certificate_ready_status: one series per condition status, so an alert
     // can tell False (failing) from Unknown (not reconciled yet), and a missing Ready counts as Unknown.
-    new Gauge({
+    new prom.Gauge({
       name: `${PREFIX}registry_ready_status`,
       help: "Each registry's Ready condition: 1 on the series whose condition label is its status (True, False or Unknown), 0 on the others.",
       labelNames: ['namespace', 'name', 'condition'],
@@ -144,7 +145,7 @@ export class OperatorMetrics {
       },
     });
 
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: options.registry });
+    if (options.processMetrics ?? true) prom.collectDefaultMetrics({ register: options.registry });
   }
 
   /** Hooks for the controller loop (runtime/controller.ts). */
