@@ -5,8 +5,8 @@
  * own "ecr.pullsecrets.io/v1alpha1", "PullSecretReady", registry host, endpoint and key names, and each
  * pull secret its own copy of the docker config that ten registries of a credential set share (a few
  * kB with a real ECR token). Interning replaces each with the one internalized copy V8 keeps: a string
- * used as a property key is internalized, and V8's table of them is weak, so a text no object uses any
- * more (an old token) is collected, unlike in a Map kept for the purpose.
+ * used as a property key is internalized, and V8's table of them is weak, so a text that no object
+ * holds now (an old token) is collected, unlike in a Map kept for the purpose.
  *
  * Values that are unique to one object by nature (uids, resourceVersions, timestamps) are left as they
  * are: interning them saves nothing and costs a table entry.
