@@ -19,7 +19,25 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const transport = options.stream
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Stream({ stream: process.stderr });
-  return winston.createLogger({ level: options.level ?? 'info', format, transports: [transport] });
+  return skipDisabledLevels(winston.createLogger({ level: options.level ?? 'info', format, transports: [transport] }));
+}
+
+/**
+ * winston formats every line (timestamp, JSON) before its transport drops the ones below the level:
+ * at the default level each reconcile's debug lines cost more CPU than its logic. Each level method
+ * now returns at once when its level is off. Child loggers inherit these methods, and a level changed
+ * later is honoured, since `isLevelEnabled` reads the current one.
+ */
+function skipDisabledLevels(logger: Logger): Logger {
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const write = methods[level];
+    if (typeof write !== 'function') continue;
+    methods[level] = function (this: Logger, ...args: unknown[]) {
+      return this.isLevelEnabled(level) ? write.apply(this, args) : this;
+    };
+  }
+  return logger;
 }
 
 /** A logger that drops everything, for unit tests that don't inspect logs. */
