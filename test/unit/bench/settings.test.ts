@@ -27,6 +27,12 @@ describe('bench settings', () => {
     expect([...settings.peers]).to.deep.equal(['eso']);
   });
 
+  it('times each bare loop three times by default, at least once', () => {
+    expect(readBenchSettings([], {}).barePasses).to.equal(3);
+    expect(readBenchSettings(['--bare-passes=5'], { BENCH_BARE_PASSES: '1' }).barePasses).to.equal(5);
+    expect(() => readBenchSettings([], { BENCH_BARE_PASSES: '0' })).to.throw(BenchSettingsError, /--bare-passes \(BENCH_BARE_PASSES\) must be a whole number ≥ 1/);
+  });
+
   it('accepts 10,000 registries', () => {
     expect(readBenchSettings([], { BENCH_REGISTRIES: '10000' }).registries).to.equal(10000);
   });
