@@ -234,6 +234,33 @@ describe('SharedTokenCache', () => {
     expect(cache.size).to.equal(1);
   });
 
+  it('reads the cached entries a bounded number of times, not all of them on every get', async () => {
+    // A token whose expiry counts its reads: a sweep on every get() read every entry, 1,000 × 1,000 times here.
+    let expiryReads = 0;
+    class CountedDate extends Date {
+      override getTime(): number {
+        expiryReads++;
+        return super.getTime();
+      }
+    }
+    const source: EcrTokenSource = {
+      getAuthorizationToken: async () => ({ username: 'AWS', password: 'p', issuedAt: new Date(nowMs), expiresAt: new CountedDate(nowMs + 12 * HOUR) }),
+    };
+    const cache = new SharedTokenCache({ source, now });
+    const sets = Array.from({ length: 1000 }, (_, i) => ({ ...KEYS, accessKeyId: `AKIA${String(i).padStart(16, '0')}` }));
+    for (const set of sets) await cache.get(set, never);
+    expiryReads = 0;
+    for (const set of sets) await cache.get(set, always);
+    expect(cache.size).to.equal(1000);
+    expect(expiryReads, 'one read of its own entry per get').to.equal(1000);
+
+    nowMs += 13 * HOUR;
+    expiryReads = 0;
+    for (const set of sets.slice(0, 10)) await cache.get(set, always);
+    expect(cache.size, 'the first get after expiry swept the expired sets; the next ones added theirs again').to.equal(10);
+    expect(expiryReads).to.be.below(1100);
+  });
+
   it('keeps a credential set whose call is still in flight', async () => {
     const source = new ControlledTokenSource();
     const cache = new SharedTokenCache({ source, now });
