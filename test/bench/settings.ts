@@ -9,7 +9,7 @@ export interface BenchSettings {
   imports: number;
   tagsPerImport: number;
   workers: number;
-  /** Timed passes of each bare loop; the median pass is the denominator. */
+  /** Timed passes of each bare loop; the fastest pass is the denominator. */
   barePasses: number;
   quietSeconds: number;
   rotationRegistries: number;
@@ -38,7 +38,7 @@ export const BENCH_HELP = [
   'BENCH_IMPORTS / --imports              ImageImports in scenario 5 (default 500)',
   'BENCH_TAGS / --tags                    tags per ImageImport (default 3)',
   'BENCH_WORKERS / --workers              operator --workers and bare-loop concurrency (default 4)',
-  'BENCH_BARE_PASSES / --bare-passes      timed passes of each bare loop; the median pass is the denominator (default 3)',
+  'BENCH_BARE_PASSES / --bare-passes      timed passes of each bare loop; the fastest pass is the denominator (default 3)',
   'BENCH_QUIET_SECONDS / --quiet-seconds  steady-state windows, which also count watch re-opens (default 60; 600 or more lets each watch reach a 5-10 min server-side timeout)',
   'BENCH_LATENCY_REGISTRIES / --latency-registries     EcrRegistries the latency scenario creates one at a time (default 50)',
   'BENCH_ROTATION_REGISTRIES / --rotation-registries   registries in the rotation wave, whose Events give the Event budget (default 1000)',

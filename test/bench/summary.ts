@@ -69,7 +69,7 @@ export function summarize(report: Record<string, unknown>): string {
   // Reports from before the bare loop ran several passes have no list: nothing is added for them.
   const passes = (path: string) => {
     const list = get(path);
-    return Array.isArray(list) && list.length > 1 ? ` (median of ${list.join(', ')})` : '';
+    return Array.isArray(list) && list.length > 1 ? ` (fastest of ${list.join(', ')})` : '';
   };
   const atMost = (value: number | undefined, limit: number | undefined) => (value === undefined || limit === undefined ? undefined : value <= limit);
   const machine = get('machine') as { cores?: number; node?: string; totalMemoryMiB?: number } | undefined;

@@ -45,9 +45,9 @@ describe('bench summary', () => {
     expect(rssTargetMiB(10000)).to.equal(200);
   });
 
-  it('names the bare passes the denominator is the median of, and nothing for a report with one', () => {
-    const several = summarize(report({ bare: { seconds: 4, passesSeconds: [5.1, 4, 3.9], writesPerRegistry: 2 } }));
-    expect(rowOf(several, 'convergence ≤ 1.5×')).to.include('vs bare 4 s (median of 5.1, 4, 3.9) → ×1.4');
+  it('names the bare passes the denominator is the fastest of, and nothing for a report with one', () => {
+    const several = summarize(report({ bare: { seconds: 3.9, passesSeconds: [5.1, 4, 3.9], writesPerRegistry: 2 } }));
+    expect(rowOf(several, 'convergence ≤ 1.5×')).to.include('vs bare 3.9 s (fastest of 5.1, 4, 3.9) → ×1.4');
     expect(rowOf(summarize(report()), 'convergence ≤ 1.5×')).to.include('vs bare 4 s → ×1.4');
   });
 
