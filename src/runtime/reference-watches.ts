@@ -76,23 +76,23 @@ export class ReferenceWatches<T extends KubernetesObject> {
   async get(namespace: string, name: string): Promise<T | undefined> {
     const key = formatKey(namespace, name);
     const watched = this.#namespaces.get(namespace);
-    if (!watched?.informer.hasSynced()) return this.#read(key, undefined, false);
+    if (!watched?.informer.hasSynced()) return this.#read(namespace, name, undefined, false);
     const current = watched.informer.get(namespace, name);
     if (!current) return undefined;
     const kept = this.#objects.get(key);
     const resourceVersion = current.metadata?.resourceVersion;
     if (kept && kept.metadata?.resourceVersion === resourceVersion) return kept;
-    return this.#read(key, resourceVersion, true);
+    return this.#read(namespace, name, resourceVersion, true);
   }
 
   /**
    * One read per object and version at a time: the registries that share a credentials Secret, all
    * reconciled at once, wait for the same read instead of each making its own.
    */
-  #read(key: string, resourceVersion: string | undefined, keep: boolean): Promise<T | undefined> {
+  #read(namespace: string, name: string, resourceVersion: string | undefined, keep: boolean): Promise<T | undefined> {
+    const key = formatKey(namespace, name);
     const pending = this.#reading.get(key);
     if (pending && pending.resourceVersion === resourceVersion) return pending.read;
-    const { namespace, name } = parseKey(key);
     const read = this.#options.read(namespace, name).then((object) => {
       if (keep && object && this.#namespaces.get(namespace)?.references.has(name)) this.#objects.set(key, object);
       return object;

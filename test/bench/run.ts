@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImageLayout } from '../support/dockerfile.ts';
 import { REPOSITORY_ROOT } from '../support/operator-process.ts';
 import { diffCounts, perUnit, type RequestCounts, requestCounts, scrapeApiserver, writeBreakdown } from './apiserver-metrics.ts';
-import { bareFanoutWrites, bareWrites, type BareResult, passSeconds } from './bare-writes.ts';
+import { bareFanoutWrites, bareWrites, passSeconds } from './bare-writes.ts';
 import { cpuMeter } from './cpu.ts';
 import { deploymentEnv } from './deployment-env.ts';
 import { createFanout, createFanoutRegistry, waitForFanout } from './fanout.ts';
@@ -28,7 +28,7 @@ import { runPeerComparison } from './peers/peer-scenario.ts';
 import { measureRotationWave } from './rotation.ts';
 import { ALL_SCENARIOS, BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
 import { diffRecord, log, measureQuiet, type Running, round, type Shipped, startOperator, startStack, stopStack, teardown } from './stack.ts';
-import { rssTargetMiB, summarize } from './summary.ts';
+import { fastestOfPasses, rssTargetMiB, summarize } from './summary.ts';
 
 /** The reconciler's default fan-out when it writes a ClusterEcrRegistry's namespaces (writeConcurrency in src/clusterregistry/reconciler.ts). */
 const RECONCILER_WRITE_CONCURRENCY = 16;
@@ -120,7 +120,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
     log(`scenario 2: bare client writes ${settings.registries} Secrets + ${settings.registries} status patches, concurrency ${settings.workers}, ${settings.barePasses} passes`);
     const bare = await bareWrites(kubeConfig, settings.registries, settings.workers, settings.barePasses, () => cpuMeter({ ...controlPlane.pids(), bench: process.pid }));
     report.bare = { seconds: round(bare.ms / 1000), passesSeconds: passSeconds(bare), writes: bare.writes, writesPerRegistry: round(bare.writes / settings.registries), concurrency: settings.workers, cpuSeconds: bare.cpuSeconds };
-    log(`bare writes took ${round(bare.ms / 1000)} s${fastestOf(bare)}`);
+    log(`bare writes took ${round(bare.ms / 1000)} s${fastestOfPasses(passSeconds(bare))}`);
   }
 
   log(`creating ${settings.registries} EcrRegistries in ${settings.namespaces} namespaces (untimed)`);
@@ -338,7 +338,7 @@ async function runFanoutScenario(settings: BenchSettings, shipped: Shipped | und
   // the operator's overhead from the apiserver's throughput at that concurrency.
   log(`scenario 6: again at concurrency ${RECONCILER_WRITE_CONCURRENCY}`);
   const bareWide = await bareFanoutWrites(kubeConfig, fanout.namespaces, RECONCILER_WRITE_CONCURRENCY, settings.barePasses, meter);
-  log(`bare fan-out writes took ${round(bare.ms / 1000)} s${fastestOf(bare)} (${round(bareWide.ms / 1000)} s at concurrency ${RECONCILER_WRITE_CONCURRENCY})`);
+  log(`bare fan-out writes took ${round(bare.ms / 1000)} s${fastestOfPasses(passSeconds(bare))} (${round(bareWide.ms / 1000)} s at concurrency ${RECONCILER_WRITE_CONCURRENCY})`);
 
   await createFanoutRegistry(kubeConfig, emulator, fanout);
   const { counts: before, openWatches: apiserverOwnWatches } = await scrapeApiserver(kubeConfig);
@@ -432,9 +432,3 @@ main().then(
     process.exit(1);
   },
 );
-
-/** ' (fastest of a, b, c s)' when the loop ran more than one pass. */
-function fastestOf(result: BareResult): string {
-  const passes = passSeconds(result);
-  return passes.length > 1 ? ` (fastest of ${passes.join(', ')} s)` : '';
-}

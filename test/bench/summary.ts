@@ -66,11 +66,7 @@ export function summarize(report: Record<string, unknown>): string {
     const mark = ok === 'info' ? 'info' : ok === undefined ? ' ?  ' : ok ? ' ok ' : 'MISS';
     lines.push(`  [${mark}] ${target.padEnd(48)} ${measured}`);
   };
-  // Reports from before the bare loop ran several passes have no list: nothing is added for them.
-  const passes = (path: string) => {
-    const list = get(path);
-    return Array.isArray(list) && list.length > 1 ? ` (fastest of ${list.join(', ')})` : '';
-  };
+  const passes = (path: string) => fastestOfPasses(get(path));
   const atMost = (value: number | undefined, limit: number | undefined) => (value === undefined || limit === undefined ? undefined : value <= limit);
   const machine = get('machine') as { cores?: number; node?: string; totalMemoryMiB?: number } | undefined;
   lines.push(`  machine: ${machine?.cores} cores, ${machine?.totalMemoryMiB} MiB, Node ${machine?.node} (shared with other engineers' test runs)`);
@@ -202,4 +198,12 @@ function quietRows(row: Row, num: (path: string) => number | undefined, get: (pa
     rate === undefined || uneven ? undefined : rate <= REOPENS_PER_WATCH_PER_5MIN_TARGET,
     section,
   );
+}
+
+/**
+ * ' (fastest of a, b, c)' for a bare loop's pass times in seconds, or nothing for a single pass (and
+ * for reports from before the bare loop ran several passes, which have no list).
+ */
+export function fastestOfPasses(passesSeconds: unknown): string {
+  return Array.isArray(passesSeconds) && passesSeconds.length > 1 ? ` (fastest of ${passesSeconds.join(', ')})` : '';
 }
