@@ -1,5 +1,9 @@
 import { expect } from 'chai';
-import { fastestRun, passSeconds } from '../../bench/bare-writes.ts';
+import type { EcrRegistry } from '../../../src/api/ecr-registry.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/api/group.ts';
+import { isOwnedBy, REGISTRY_LABEL, readHeldToken } from '../../../src/registry/pull-secret.ts';
+import { fastestRun, passSeconds, renderedWrites } from '../../bench/bare-writes.ts';
+import { HOST } from '../../bench/fleet.ts';
 
 describe('bench bare passes', () => {
   const pass = (ms: number) => ({ ms, cpuSeconds: { apiServer: ms / 1000 } });
@@ -20,5 +24,36 @@ describe('bench bare passes', () => {
 
   it('lists each pass in seconds, in the order they ran', () => {
     expect(passSeconds({ runs: [pass(5234), pass(6001)] })).to.deep.equal([5.23, 6]);
+  });
+});
+
+describe('bench bare bodies', () => {
+  const registry = {
+    apiVersion: 'ecr.pullsecrets.io/v1alpha1',
+    kind: 'EcrRegistry',
+    metadata: { name: 'bare-7', namespace: 'bench-bare', uid: 'uid-7', generation: 1 },
+    spec: { registry: HOST, credentials: { secretRef: { name: 'none' } } },
+  } as EcrRegistry;
+  const now = new Date('2026-12-01T03:00:00.000Z');
+
+  it("writes the Secret the operator writes: owned by the registry, with the token's annotated expiry", () => {
+    const { secret } = renderedWrites(registry, now);
+    expect(secret.type).to.equal('kubernetes.io/dockerconfigjson');
+    expect(isOwnedBy(secret, registry)).to.equal(true);
+    expect(secret.metadata?.labels).to.include({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [REGISTRY_LABEL]: 'bare-7' });
+    expect(readHeldToken(secret)?.expiresAt.toISOString()).to.equal('2026-12-01T15:00:00.000Z');
+    expect(readHeldToken(secret)?.hosts).to.deep.equal([HOST]);
+  });
+
+  it('patches the status the operator reports, and a different one on each pass', () => {
+    const first = renderedWrites(registry, now).status;
+    expect(first.conditions?.map((c) => [c.type, c.status, c.observedGeneration])).to.deep.equal([
+      ['Ready', 'True', 1],
+      ['Refreshed', 'True', 1],
+    ]);
+    expect(first).to.include({ pullSecretName: 'bare-7', expirationTime: '2026-12-01T15:00:00.000Z', nextRefreshTime: '2026-12-01T09:00:00.000Z' });
+    const next = renderedWrites(registry, new Date(now.getTime() + 60_000)).status;
+    expect(next.lastRefreshTime).to.not.equal(first.lastRefreshTime);
+    expect(next.conditions?.[0]?.message).to.not.equal(first.conditions?.[0]?.message);
   });
 });
