@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { EcrRegistry } from '../../../src/api/ecr-registry.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/api/group.ts';
 import { isOwnedBy, REGISTRY_LABEL, readHeldToken } from '../../../src/registry/pull-secret.ts';
-import { fastestRun, passSeconds, renderedWrites } from '../../bench/bare-writes.ts';
+import { fastestRun, passSeconds, renderedWrites, renderPass } from '../../bench/bare-writes.ts';
 import { HOST } from '../../bench/fleet.ts';
 
 describe('bench bare passes', () => {
@@ -55,5 +55,15 @@ describe('bench bare bodies', () => {
     const next = renderedWrites(registry, new Date(now.getTime() + 60_000)).status;
     expect(next.lastRefreshTime).to.not.equal(first.lastRefreshTime);
     expect(next.conditions?.[0]?.message).to.not.equal(first.conditions?.[0]?.message);
+  });
+
+  it("renders a pass by registry name, each Secret owned by its registry, the pass's one docker config held once", () => {
+    const other = { ...registry, metadata: { ...registry.metadata, name: 'bare-8', uid: 'uid-8' } } as EcrRegistry;
+    const bodies = renderPass([registry, other], now);
+    expect([...bodies.keys()]).to.deep.equal(['bare-7', 'bare-8']);
+    expect(isOwnedBy(bodies.get('bare-8')!.secret, other)).to.equal(true);
+    expect(bodies.get('bare-8')!.status.pullSecretName).to.equal('bare-8');
+    expect(bodies.get('bare-7')!.secret.data).to.equal(bodies.get('bare-8')!.secret.data);
+    expect(bodies.get('bare-8')!.secret.data).to.deep.equal(renderedWrites(other, now).secret.data);
   });
 });
