@@ -44,9 +44,9 @@ USER 1000:1000
 # 8080: /metrics; 8081: /healthz and /readyz.
 EXPOSE 8080 8081
 # V8 flags for a small footprint (issue 15, `npm run bench` at 1,000 EcrRegistries and 1,000 namespaces):
-# --max-semi-space-size=2 keeps the young generation's semi-spaces at 2 MiB (1 MiB cost about 8% more
-# operator CPU in scavenges at 1,000 registries, with no lower peak: 99.2-101.4 MiB either way over
-# eight screening runs; 4 MiB gained nothing over 2); --no-maglev and --no-opt leave V8's
+# --max-semi-space-size=2 keeps the young generation's semi-spaces at 2 MiB (1 MiB took about 8% more
+# operator CPU at 1,000 registries in interleaved screening runs, for no lower peak: 99.2-101.4 MiB
+# either way over eight runs; 4 MiB gained nothing over 2); --no-maglev and --no-opt leave V8's
 # optimizing compilers out (the interpreter and the baseline compiler remain): their compile memory and
 # the pages of the node binary they run from cost about 10 MiB at 1,000 registries, for no faster a
 # convergence there, while at 10,000 a cold start takes about 30% more operator CPU (README "Sizing");
