@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import { createAwsConnectionPool } from './aws/connection-pool.ts';
 import { type OperatorIdentity, withSharedRoleSessions } from './aws/ecr-client.ts';
 import { serviceAccountTokenRequests } from './kube/token-requests.ts';
 import { createEndpointAllowlist } from './aws/endpoint-allowlist.ts';
@@ -65,8 +66,10 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
     clock,
     logger: deps.logger,
   });
-  // One set of role sessions for every ECR client, token refreshes and import cycles alike.
+  // One set of role sessions and one connection pool for every AWS client, token refreshes and import cycles alike.
+  const awsConnections = createAwsConnectionPool();
   const ecrClient = withSharedRoleSessions({
+    connections: awsConnections,
     ...(deps.settings.stsEndpoint ? { stsEndpoint: deps.settings.stsEndpoint } : {}),
     serviceAccountTokens: serviceAccountTokenRequests(clients),
     ...(deps.settings.operatorIdentity ? { operatorIdentity: deps.settings.operatorIdentity } : {}),
@@ -159,6 +162,7 @@ export function startOperator(deps: OperatorDeps): RunningOperator {
       await Promise.all(controllers.map((c) => c.stop(deadlineMs)));
       // close() also writes Event series counts still held back by throttling, and arms no more timers.
       await events.close();
+      awsConnections.close();
     },
   };
 }

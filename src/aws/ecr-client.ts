@@ -1,6 +1,7 @@
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { AssumedRoleSessions, type AwsCredentialIdentity } from './assumed-roles.ts';
+import type { AwsConnectionPool } from './connection-pool.ts';
 import type { AwsCredentialSet, KeysCredentialSet, OperatorCredentialSet, WebIdentityCredentialSet } from './credential-set.ts';
 import { CredentialSourceError, webIdentityFailure } from './errors.ts';
 
@@ -23,6 +24,8 @@ export interface EcrClientOptions {
   serviceAccountTokens?: ServiceAccountTokenSource;
   /** Needed by operator sets. */
   operatorIdentity?: OperatorIdentity;
+  /** Connections shared by every client made from these options; without it each client opens its own. */
+  connections?: AwsConnectionPool;
 }
 
 /** Web-identity sessions last an hour; the ServiceAccount token only has to live until STS has read it. */
@@ -53,8 +56,26 @@ export function createEcrClient(set: AwsCredentialSet, options: EcrClientOptions
     credentials,
     maxAttempts: options.maxAttempts ?? 2,
     ...(set.endpoint ? { endpoint: set.endpoint } : {}),
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? 15_000, connectionTimeout: 5_000 },
+    requestHandler: handlerOptions(options),
   });
+}
+
+/**
+ * Ends a client made from these options. Destroying an SDK client destroys its HTTP agents, in-flight
+ * requests included, so a client on the shared pool is left to the garbage collector instead: destroying
+ * it would cut the connections of every other call under way.
+ */
+export function releaseAwsClient(client: { destroy(): void }, options: EcrClientOptions): void {
+  if (!options.connections) client.destroy();
+}
+
+function handlerOptions(options: EcrClientOptions) {
+  const pool = options.connections;
+  return {
+    requestTimeout: options.requestTimeoutMs ?? 15_000,
+    connectionTimeout: 5_000,
+    ...(pool ? { httpAgent: pool.httpAgent, httpsAgent: pool.httpsAgent } : {}),
+  };
 }
 
 function keysIdentity(set: KeysCredentialSet): AwsCredentialIdentity {
@@ -83,6 +104,7 @@ async function assumeRole(set: AwsCredentialSet, options: EcrClientOptions): Pro
     credentials: source.source === 'operator' ? operatorIdentity(options) : keysIdentity(source),
     maxAttempts: options.maxAttempts ?? 2,
     ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}),
+    requestHandler: handlerOptions(options),
   });
   try {
     const out = await sts.send(
@@ -95,7 +117,7 @@ async function assumeRole(set: AwsCredentialSet, options: EcrClientOptions): Pro
     );
     return identityOf(out.Credentials, 'AssumeRole');
   } finally {
-    sts.destroy();
+    releaseAwsClient(sts, options);
   }
 }
 
@@ -104,7 +126,12 @@ async function assumeRoleWithWebIdentity(set: WebIdentityCredentialSet, options:
   if (!options.serviceAccountTokens) throw new CredentialSourceError('TokenRequestDenied', 'the operator cannot request ServiceAccount tokens');
   const token = await options.serviceAccountTokens(set.serviceAccount, set.audience);
   // The call is not signed: the token is the credential.
-  const sts = new STSClient({ region: set.region, maxAttempts: options.maxAttempts ?? 2, ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}) });
+  const sts = new STSClient({
+    region: set.region,
+    maxAttempts: options.maxAttempts ?? 2,
+    ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}),
+    requestHandler: handlerOptions(options),
+  });
   try {
     const out = await sts.send(
       new AssumeRoleWithWebIdentityCommand({
@@ -118,7 +145,7 @@ async function assumeRoleWithWebIdentity(set: WebIdentityCredentialSet, options:
   } catch (error) {
     throw webIdentityFailure(error);
   } finally {
-    sts.destroy();
+    releaseAwsClient(sts, options);
   }
 }
 

@@ -1,6 +1,6 @@
 import { GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import type { AwsCredentialSet } from './credential-set.ts';
-import { createEcrClient, type EcrClientOptions } from './ecr-client.ts';
+import { createEcrClient, type EcrClientOptions, releaseAwsClient } from './ecr-client.ts';
 
 /** A registry password from GetAuthorizationToken, with its real lifetime. */
 export interface EcrAuthorization {
@@ -59,7 +59,7 @@ export class SdkEcrTokenSource implements EcrTokenSource {
       this.#observe('GetAuthorizationToken', 'error', error);
       throw error;
     } finally {
-      client.destroy();
+      releaseAwsClient(client, this.#options);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { BatchGetImageCommand, DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import type { AwsCredentialSet } from '../aws/credential-set.ts';
-import { createEcrClient, type EcrClientOptions } from '../aws/ecr-client.ts';
+import { createEcrClient, type EcrClientOptions, releaseAwsClient } from '../aws/ecr-client.ts';
 import type { EcrCallObserver } from '../aws/ecr-token.ts';
 import { ACCEPTED_MANIFEST_MEDIA_TYPES } from './manifest.ts';
 
@@ -101,7 +101,7 @@ export function sdkEcrImageReaders(options: { client?: EcrClientOptions; observe
             : [],
         );
       },
-      close: () => client.destroy(),
+      close: () => releaseAwsClient(client, options.client ?? {}),
     };
   };
 }

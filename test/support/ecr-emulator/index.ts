@@ -36,7 +36,7 @@
  *   `podIdentityUrl` (for AWS_CONTAINER_CREDENTIALS_FULL_URI).
  * - Faults: `injectFault(spec: FaultSpec): FaultHandle`, `clearFaults()`. Registry v2 answers can also be
  *   tampered with (`wrongDigest`, `truncatedJson`, `redirectLoop`; see RegistryTamperKind).
- * - Counters: `callCount(filter?)`, `counters()`, `resetCounters()`.
+ * - Counters: `callCount(filter?)`, `counters()`, `resetCounters()`; `connectionsAccepted` (TCP connections, never reset).
  *
  * Behaviour worth knowing:
  * - Every request is SigV4-verified (service `ecr` or `sts`). A key added with a `region` only accepts
@@ -514,6 +514,11 @@ export class EcrEmulator {
 
   resetCounters(): void {
     this.counterStore.reset();
+  }
+
+  /** TCP connections accepted since the emulator started: what a client's connection reuse saves. */
+  get connectionsAccepted(): number {
+    return this.server.connectionsAccepted;
   }
 
   // --- internals ------------------------------------------------------------------------------

@@ -63,12 +63,20 @@ function headerString(req: IncomingMessage, name: string): string | undefined {
 export class EmulatorServer {
   private readonly deps: ServerDependencies;
   private readonly server: Server;
+  #connectionsAccepted = 0;
 
   constructor(deps: ServerDependencies) {
     this.deps = deps;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => this.internalError(res, error));
     });
+    this.server.on('connection', () => {
+      this.#connectionsAccepted++;
+    });
+  }
+
+  get connectionsAccepted(): number {
+    return this.#connectionsAccepted;
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
