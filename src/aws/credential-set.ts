@@ -35,11 +35,24 @@ export interface OperatorCredentialSet extends Target {
 /** Everything that decides which principal calls ECR, and where. Registries with equal sets share a token. */
 export type AwsCredentialSet = KeysCredentialSet | WebIdentityCredentialSet | OperatorCredentialSet;
 
+/** Fingerprints by set object: a reconcile asks for its set's several times (its own and the token cache's lookups). */
+const fingerprints = new WeakMap<AwsCredentialSet, string>();
+
 /**
  * A stable, one-way identifier of a credential set. It covers the secret material, so rotating the
- * keys changes it; it is a truncated SHA-256, so it reveals nothing usable.
+ * keys changes it; it is a truncated SHA-256, so it reveals nothing usable. A set is read as it was
+ * when first fingerprinted: sets are built whole and never changed afterwards.
  */
 export function credentialFingerprint(set: AwsCredentialSet): string {
+  let fingerprint = fingerprints.get(set);
+  if (fingerprint === undefined) {
+    fingerprint = computeFingerprint(set);
+    fingerprints.set(set, fingerprint);
+  }
+  return fingerprint;
+}
+
+function computeFingerprint(set: AwsCredentialSet): string {
   const target = [set.region, set.endpoint ?? ''];
   let parts: string[];
   switch (set.source) {
