@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from './clock.ts';
 import { Informer, type InformerHandler, type ListFunction, type WatchSource } from './informer.ts';
+import { KeptReads, type ReadObject, versionOnly } from './kept-reads.ts';
 import { formatKey } from './keys.ts';
 
 export interface MetadataBackedReadsOptions<T extends KubernetesObject> {
@@ -12,7 +13,7 @@ export interface MetadataBackedReadsOptions<T extends KubernetesObject> {
   listMetadata: ListFunction<KubernetesObject>;
   metadataWatchSource: WatchSource;
   /** Reads one whole object; undefined when it does not exist. */
-  read: (namespace: string, name: string) => Promise<T | undefined>;
+  read: ReadObject<T>;
   clock?: Clock;
   logger?: Logger;
 }
@@ -21,30 +22,28 @@ export interface MetadataBackedReadsOptions<T extends KubernetesObject> {
  * Whole objects of a collection read on demand, behind ONE metadata-only watch of the whole collection
  * (name, namespace and resourceVersion of each object, nothing of its contents): an object that the
  * watch says does not exist is not read, and one read before is served from the kept copy while its
- * resourceVersion is the one the watch reports. For objects named in many namespaces at once (the
+ * resourceVersion is the one the watch reports (KeptReads). For objects named in many namespaces at once (the
  * ServiceAccounts of a ClusterEcrRegistry), where one watch per namespace would be thousands.
  * The watch starts with the first `start()`.
  */
 export class MetadataBackedReads<T extends KubernetesObject> {
-  readonly #options: MetadataBackedReadsOptions<T>;
   readonly #informer: Informer<KubernetesObject>;
-  readonly #kept = new Map<string, T>();
+  readonly #kept: KeptReads<T>;
   #started = false;
 
   constructor(options: MetadataBackedReadsOptions<T>) {
-    this.#options = options;
+    this.#kept = new KeptReads(options.read);
     this.#informer = new Informer<KubernetesObject>({
       name: options.name,
       path: options.path,
       list: options.listMetadata,
       watchSource: options.metadataWatchSource,
-      transform: ({ metadata }) => ({ metadata: { name: metadata?.name, namespace: metadata?.namespace, resourceVersion: metadata?.resourceVersion, uid: metadata?.uid } }),
+      transform: versionOnly,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    this.#informer.on((event) => {
-      const key = formatKey(event.object.metadata?.namespace, event.object.metadata?.name ?? '');
-      if (event.type === 'DELETED' || this.#kept.get(key)?.metadata?.resourceVersion !== event.object.metadata?.resourceVersion) this.#kept.delete(key);
+    this.#informer.on(({ type, object }) => {
+      this.#kept.observe(formatKey(object.metadata?.namespace, object.metadata?.name ?? ''), type === 'DELETED' ? undefined : object.metadata?.resourceVersion);
     });
   }
 
@@ -64,15 +63,11 @@ export class MetadataBackedReads<T extends KubernetesObject> {
     return this.#informer.on(handler);
   }
 
+  /** The object as it is now: undefined when the watch says it does not exist, the kept copy while unchanged, read otherwise. */
   async get(namespace: string, name: string): Promise<T | undefined> {
-    if (!this.#informer.hasSynced()) return this.#options.read(namespace, name);
+    if (!this.#informer.hasSynced()) return this.#kept.get(namespace, name, undefined);
     const current = this.#informer.get(namespace, name);
     if (!current) return undefined;
-    const key = formatKey(namespace, name);
-    const kept = this.#kept.get(key);
-    if (kept && kept.metadata?.resourceVersion === current.metadata?.resourceVersion) return kept;
-    const read = await this.#options.read(namespace, name);
-    if (read) this.#kept.set(key, read);
-    return read;
+    return this.#kept.get(namespace, name, current.metadata?.resourceVersion);
   }
 }

@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import type { Clock } from './clock.ts';
 import { Informer, type ListFunction, type WatchSource } from './informer.ts';
+import { KeptReads, type ReadObject, versionOnly } from './kept-reads.ts';
 import { formatKey, type ObjectKey, parseKey } from './keys.ts';
 
 export interface ReferenceWatchesOptions<T extends KubernetesObject> {
@@ -11,7 +12,7 @@ export interface ReferenceWatchesOptions<T extends KubernetesObject> {
   /** Lists one namespace's collection, metadata only (PartialObjectMetadataList). */
   listMetadataFor: (namespace: string) => ListFunction<KubernetesObject>;
   /** Reads one whole object; undefined when it does not exist. */
-  read: (namespace: string, name: string) => Promise<T | undefined>;
+  read: ReadObject<T>;
   /** Called with the holders of a referenced object whenever it changes (appears, changes, goes). */
   onChange: (holders: string[]) => void;
   /** A watch source that asks for metadata only. */
@@ -50,13 +51,12 @@ export class ReferenceWatches<T extends KubernetesObject> {
   readonly #options: ReferenceWatchesOptions<T>;
   readonly #namespaces = new Map<string, WatchedNamespace>();
   readonly #byHolder = new Map<string, Set<string>>();
-  /** Whole referenced objects by `namespace/name`, valid while their resourceVersion matches the watch. */
-  readonly #objects = new Map<string, T>();
-  /** Reads under way, by `namespace/name`, with the resourceVersion the watch reported when each began. */
-  readonly #reading = new Map<string, { resourceVersion: string | undefined; read: Promise<T | undefined> }>();
+  /** Whole referenced objects, valid while their resourceVersion matches the watch. */
+  readonly #objects: KeptReads<T>;
 
   constructor(options: ReferenceWatchesOptions<T>) {
     this.#options = options;
+    this.#objects = new KeptReads(options.read);
   }
 
   /** Replaces the set of objects `holder` references. */
@@ -71,39 +71,15 @@ export class ReferenceWatches<T extends KubernetesObject> {
 
   /**
    * The object as it is now: from the kept copy while the namespace's watch says it is unchanged,
-   * undefined when the watch says it does not exist, and read otherwise.
+   * undefined when the watch says it does not exist, and read otherwise (one read for concurrent gets).
    */
   async get(namespace: string, name: string): Promise<T | undefined> {
-    const key = formatKey(namespace, name);
     const watched = this.#namespaces.get(namespace);
-    if (!watched?.informer.hasSynced()) return this.#read(namespace, name, undefined, false);
+    if (!watched?.informer.hasSynced()) return this.#objects.get(namespace, name, undefined);
     const current = watched.informer.get(namespace, name);
     if (!current) return undefined;
-    const kept = this.#objects.get(key);
-    const resourceVersion = current.metadata?.resourceVersion;
-    if (kept && kept.metadata?.resourceVersion === resourceVersion) return kept;
-    return this.#read(namespace, name, resourceVersion, true);
-  }
-
-  /**
-   * One read per object and version at a time: the registries that share a credentials Secret, all
-   * reconciled at once, wait for the same read instead of each making its own.
-   */
-  #read(namespace: string, name: string, resourceVersion: string | undefined, keep: boolean): Promise<T | undefined> {
-    const key = formatKey(namespace, name);
-    const pending = this.#reading.get(key);
-    if (pending && pending.resourceVersion === resourceVersion) return pending.read;
-    const read = this.#options.read(namespace, name).then((object) => {
-      if (keep && object && this.#namespaces.get(namespace)?.references.has(name)) this.#objects.set(key, object);
-      return object;
-    });
-    const entry = { resourceVersion, read };
-    this.#reading.set(key, entry);
-    const done = () => {
-      if (this.#reading.get(key) === entry) this.#reading.delete(key);
-    };
-    read.then(done, done);
-    return read;
+    // Kept only while it is still referenced when the read returns.
+    return this.#objects.get(namespace, name, current.metadata?.resourceVersion, () => this.#namespaces.get(namespace)?.references.has(name) === true);
   }
 
   /**
@@ -147,7 +123,7 @@ export class ReferenceWatches<T extends KubernetesObject> {
     holders.delete(holder);
     if (holders.size > 0) return;
     watched.references.delete(name);
-    this.#objects.delete(key);
+    this.#objects.drop(key);
     if (watched.references.size > 0) return;
     watched.informer.stop();
     this.#namespaces.delete(namespace);
@@ -161,9 +137,7 @@ export class ReferenceWatches<T extends KubernetesObject> {
       list: o.listMetadataFor(namespace),
       watchSource: o.metadataWatchSource,
       ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
-      // Only what tells one version from the next: labels and annotations can be large, and
-      // kubectl's last-applied-configuration annotation would hold a Secret's data.
-      transform: ({ metadata }) => ({ metadata: { name: metadata?.name, namespace: metadata?.namespace, resourceVersion: metadata?.resourceVersion, uid: metadata?.uid } }),
+      transform: versionOnly,
       ...(o.clock ? { clock: o.clock } : {}),
       ...(o.logger ? { logger: o.logger } : {}),
     });
@@ -173,9 +147,7 @@ export class ReferenceWatches<T extends KubernetesObject> {
       const name = event.object.metadata?.name ?? '';
       const holders = watched.references.get(name);
       if (!holders) return;
-      const key = formatKey(namespace, name);
-      const kept = this.#objects.get(key);
-      if (kept && (event.type === 'DELETED' || kept.metadata?.resourceVersion !== event.object.metadata?.resourceVersion)) this.#objects.delete(key);
+      this.#objects.observe(formatKey(namespace, name), event.type === 'DELETED' ? undefined : event.object.metadata?.resourceVersion);
       o.onChange([...holders]);
     });
     informer.start();
