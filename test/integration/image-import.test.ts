@@ -52,6 +52,8 @@ describe('ImageImport controller', function () {
     if (figures.length > 0) process.stderr.write(`      figures:\n${figures.map((f) => `        ${f}`).join('\n')}\n`);
   });
   beforeEach(async function () {
+    // Tests that shorten the tokens must not shorten the next test's: a registry would refresh in the middle of it.
+    emulator.tokenLifetimeSeconds = 12 * 60 * 60;
     namespace = await createTestNamespace(this.currentTest?.title.slice(0, 30) ?? 'imageimport');
     // A repository of its own per test, so tests sharing the emulator cannot see each other's images.
     repository = `team/app-${randomBytes(3).toString('hex')}`;
