@@ -22,8 +22,9 @@ export interface MetadataBackedReadsOptions<T extends KubernetesObject> {
  * Whole objects of a collection read on demand, behind ONE metadata-only watch of the whole collection
  * (name, namespace and resourceVersion of each object, nothing of its contents): an object that the
  * watch says does not exist is not read, and one read before is served from the kept copy while its
- * resourceVersion is the one the watch reports (KeptReads). For objects named in many namespaces at once (the
- * ServiceAccounts of a ClusterEcrRegistry), where one watch per namespace would be thousands.
+ * resourceVersion is the one the watch reports (KeptReads, which also shares concurrent reads). For
+ * objects named in many namespaces at once (the ServiceAccounts of a ClusterEcrRegistry), where one
+ * watch per namespace would be thousands.
  * The watch starts with the first `start()`.
  */
 export class MetadataBackedReads<T extends KubernetesObject> {
