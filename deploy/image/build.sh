@@ -295,7 +295,7 @@ labels=(
 mutate=(mutate "$ref" --tag "$ref" --set-platform linux/amd64
   --entrypoint /usr/local/bin/node,--max-semi-space-size=2,--no-maglev,--no-opt,--optimize-for-size,/app/operator.mjs
   --user 1000:1000 --workdir /app
-  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_ENV=production --env MALLOC_ARENA_MAX=2
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_ENV=production --env MALLOC_ARENA_MAX=2 --env MALLOC_MMAP_THRESHOLD_=32768
   --exposed-ports 8080/tcp,8081/tcp)
 for label in "${labels[@]}"; do mutate+=(--label "$label" --annotation "$label"); done
 c "${mutate[@]}" >/dev/null 2>"$work/crane.log" || die "crane mutate failed: $(cat "$work/crane.log")"
