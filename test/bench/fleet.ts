@@ -1,4 +1,4 @@
-import { makeApiClient } from '../../src/kube/clients.ts';
+import { makeApiClient, mergePatch } from '../../src/kube/clients.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import type { EcrRegistry, EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
 import { API_GROUP, API_VERSION, ECR_REGISTRY, GROUP_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
@@ -69,7 +69,7 @@ export async function createFleet(kubeConfig: KubeConfig, emulator: EcrEmulator,
       },
     });
     for (const member of job.members) {
-      const spec: EcrRegistrySpec = { registry: HOST, region: REGION, endpoint: emulator.url, credentials: { secretRef: { name: job.secret } } };
+      const spec = benchRegistrySpec(emulator.url, job.secret);
       await custom.createNamespacedCustomObject({
         ...registryPath(member.namespace),
         body: { apiVersion: GROUP_VERSION, kind: ECR_REGISTRY.kind, metadata: { name: member.name, namespace: member.namespace, labels: { [SET_LABEL]: shape.set } }, spec },
@@ -77,6 +77,28 @@ export async function createFleet(kubeConfig: KubeConfig, emulator: EcrEmulator,
     }
   });
   return { set: shape.set, namespaces, registries, credentialSets: jobs.length };
+}
+
+/**
+ * Takes a converged set back to where a cold start found it: no pull secrets, no status. With the
+ * operator stopped, it deletes the managed pull secrets in the set's namespaces and removes each
+ * registry's status (untimed, at SETUP_CONCURRENCY), so the next operator process does the same work
+ * as the first: the bare loop's passes likewise each start without their Secrets.
+ */
+export async function resetFleet(kubeConfig: KubeConfig, fleet: Fleet): Promise<void> {
+  const core = makeApiClient(kubeConfig, CoreV1Api);
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
+  await runPool(fleet.namespaces, SETUP_CONCURRENCY, async (namespace) => {
+    await core.deleteCollectionNamespacedSecret({ namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` });
+  });
+  await runPool(fleet.registries, SETUP_CONCURRENCY, async (ref) => {
+    await custom.patchNamespacedCustomObjectStatus({ ...registryPath(ref.namespace), name: ref.name, body: { status: null } }, mergePatch());
+  });
+}
+
+/** The spec of every EcrRegistry the bench makes: the emulator's registry, with its credentials Secret. */
+export function benchRegistrySpec(endpoint: string, secretName: string): EcrRegistrySpec {
+  return { registry: HOST, region: REGION, endpoint, credentials: { secretRef: { name: secretName } } };
 }
 
 export function registryPath(namespace: string) {

@@ -1,9 +1,8 @@
 import { makeApiClient } from '../../src/kube/clients.ts';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Secret, Watch } from '@kubernetes/client-node';
-import type { EcrRegistrySpec } from '../../src/api/ecr-registry.ts';
 import { ECR_REGISTRY, GROUP_VERSION, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../src/api/group.ts';
 import type { EcrEmulator } from '../support/ecr-emulator/index.ts';
-import { type Fleet, HOST, REGION, registryPath, SET_LABEL } from './fleet.ts';
+import { benchRegistrySpec, type Fleet, registryPath, SET_LABEL } from './fleet.ts';
 import { type LatencyFigures, latencyFigures } from './percentiles.ts';
 
 export const LATENCY_SET = 'bench-l';
@@ -99,7 +98,7 @@ export async function measureCreateLatency(kubeConfig: KubeConfig, emulator: Ecr
     for (let i = 0; i < count; i++) {
       const namespace = fleet.namespaces[i % fleet.namespaces.length]!;
       const name = `latency-${i}`;
-      const spec: EcrRegistrySpec = { registry: HOST, region: REGION, endpoint: emulator.url, credentials: { secretRef: { name: 'creds-0' } } };
+      const spec = benchRegistrySpec(emulator.url, 'creds-0');
       const startedMs = performance.now();
       await custom.createNamespacedCustomObject({
         ...registryPath(namespace),

@@ -15,11 +15,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildImageLayout } from '../support/dockerfile.ts';
 import { REPOSITORY_ROOT } from '../support/operator-process.ts';
 import { diffCounts, perUnit, type RequestCounts, requestCounts, scrapeApiserver, writeBreakdown } from './apiserver-metrics.ts';
-import { bareFanoutWrites, bareWrites, passSeconds } from './bare-writes.ts';
+import { bareFanoutWrites, bareWrites, fastestRun, passSeconds, repeated } from './bare-writes.ts';
 import { cpuMeter } from './cpu.ts';
 import { deploymentEnv } from './deployment-env.ts';
 import { createFanout, createFanoutRegistry, waitForFanout } from './fanout.ts';
-import { createFleet, registryPath, waitForFleet } from './fleet.ts';
+import { benchRegistrySpec, createFleet, registryPath, resetFleet, waitForFleet } from './fleet.ts';
 import { measureCreateLatency } from './latency.ts';
 import { createImports, waitForImports } from './imports.ts';
 import { bareNodeFloor, heapFigures, mib, seriesSum } from './memory.ts';
@@ -27,7 +27,7 @@ import { PEER_HELP } from './peers/eso-manifests.ts';
 import { runPeerComparison } from './peers/peer-scenario.ts';
 import { measureRotationWave } from './rotation.ts';
 import { ALL_SCENARIOS, BENCH_HELP, type BenchSettings, BenchSettingsError, readBenchSettings } from './settings.ts';
-import { diffRecord, log, measureQuiet, type Running, round, type Shipped, startOperator, startStack, stopStack, teardown } from './stack.ts';
+import { diffRecord, log, measureQuiet, type Running, round, type Shipped, startOperator, startStack, stopOperator, stopStack, teardown } from './stack.ts';
 import { fastestOfPasses, rssTargetMiB, summarize } from './summary.ts';
 
 /** The reconciler's default fan-out when it writes a ClusterEcrRegistry's namespaces (writeConcurrency in src/clusterregistry/reconciler.ts). */
@@ -118,7 +118,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
   // 2. The denominator first, while no operator watches, so nothing reacts to its objects.
   if (settings.scenarios.has('bare')) {
     log(`scenario 2: bare client writes ${settings.registries} Secrets + ${settings.registries} status patches, concurrency ${settings.workers}, ${settings.barePasses} passes`);
-    const bare = await bareWrites(kubeConfig, settings.registries, settings.workers, settings.barePasses, () => cpuMeter({ ...controlPlane.pids(), bench: process.pid }));
+    const bare = await bareWrites(kubeConfig, benchRegistrySpec(emulator.url, 'creds-0'), settings.registries, settings.workers, settings.barePasses, () => cpuMeter({ ...controlPlane.pids(), bench: process.pid }));
     report.bare = { seconds: round(bare.ms / 1000), passesSeconds: passSeconds(bare), writes: bare.writes, writesPerRegistry: round(bare.writes / settings.registries), concurrency: settings.workers, cpuSeconds: bare.cpuSeconds };
     log(`bare writes took ${round(bare.ms / 1000)} s${fastestOfPasses(passSeconds(bare))}`);
   }
@@ -133,39 +133,67 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
 
   // 1. Cold convergence: the operator starts with everything already there.
   // The bench holds no watch now, so the watches open are the apiserver's own: the baseline of the quiet windows.
-  const { counts: before, openWatches: apiserverOwnWatches } = await scrapeApiserver(kubeConfig);
+  const { openWatches: apiserverOwnWatches } = await scrapeApiserver(kubeConfig);
   report.apiserverOwnWatches = apiserverOwnWatches;
-  const ecrBefore = emulator.counters();
-  const { operator, sampler } = await startOperator(settings, shipped, controlPlane, emulator, running, report);
-  const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
-  report.operatorLog = operator.logPath;
-  log(`scenario 1: operator pid ${operator.pid} started; waiting for convergence`);
-  const readyMs = await operator.waitUntilReady();
-  let lastLog = 0;
-  const converged = await waitForFleet(kubeConfig, fleet, {
-    timeoutMs,
-    assertAlive: () => operator.assertRunning(),
-    onProgress: (p) => {
-      if (Date.now() - lastLog > 5000) {
-        lastLog = Date.now();
-        log(`  ${p.ready}/${p.total} Ready${Number.isNaN(p.secrets) ? '' : `, ${p.secrets} pull secrets`}`);
-      }
+  /** One cold start: a new operator process over the set, timed from its spawn until every registry is Ready with its pull secret. */
+  const coldStart = async (run: number) => {
+    const before = await requestCounts(kubeConfig);
+    const ecrBefore = emulator.counters();
+    const { operator, sampler } = await startOperator(settings, shipped, controlPlane, emulator, running, report);
+    const convergenceCpu = cpuMeter({ ...controlPlane.pids(), operator: operator.pid, bench: process.pid });
+    log(`scenario 1, cold start ${run} of ${settings.coldStarts}: operator pid ${operator.pid} started; waiting for convergence`);
+    const readyMs = await operator.waitUntilReady();
+    let lastLog = 0;
+    const converged = await waitForFleet(kubeConfig, fleet, {
+      timeoutMs,
+      assertAlive: () => operator.assertRunning(),
+      onProgress: (p) => {
+        if (Date.now() - lastLog > 5000) {
+          lastLog = Date.now();
+          log(`  ${p.ready}/${p.total} Ready${Number.isNaN(p.secrets) ? '' : `, ${p.secrets} pull secrets`}`);
+        }
+      },
+    });
+    const ms = converged.convergedAtMs - operator.startedAtMs;
+    const cpuSeconds = convergenceCpu();
+    const requests = diffCounts(before, await requestCounts(kubeConfig));
+    const ecrCalls = diffRecord(ecrBefore.byAction, emulator.counters().byAction);
+    // Settle: let the heap and RSS calm after the burst, then read the operator's own figures.
+    await sleep(5000);
+    const metrics = await operator.metricsText();
+    const memory = {
+      ...sampler.window(operator.startedAtMs, Date.now()),
+      ...heapFigures(metrics),
+      // Started and synced, before most reconciles: what loading the code costs.
+      atReadyz: sampler.window(operator.startedAtMs, operator.startedAtMs + readyMs),
+      trace: sampler.trace(operator.startedAtMs, Date.now()),
+    };
+    // Reconciles per registry: 1 when the echoes of the operator's own writes requeue nothing.
+    const reconciles = metrics ? seriesSum(metrics, 'ecr_operator_reconcile_total', ['controller="ecrregistry"']) : undefined;
+    log(`converged in ${round(ms / 1000)} s (readyz after ${readyMs} ms); GetAuthorizationToken ${ecrCalls.GetAuthorizationToken ?? 0} for ${fleet.credentialSets} credential sets`);
+    return { ms, readyMs, cpuSeconds, requests, ecrCalls, polls: converged.polls, memory, reconciles };
+  };
+  let started = 0;
+  const runs = await repeated(
+    settings.coldStarts,
+    async () => {
+      await stopOperator(running);
+      log(`taking the set back to a cold start: deleting its pull secrets and statuses (untimed)`);
+      await resetFleet(kubeConfig, fleet);
     },
-  });
-  const convergenceMs = converged.convergedAtMs - operator.startedAtMs;
-  const cpuSeconds = convergenceCpu();
-  const after = await requestCounts(kubeConfig);
-  const ecrAfter = emulator.counters();
-  const requests = diffCounts(before, after);
-  const writes = writeBreakdown(requests.byVerbResource, 'ecrregistries');
-  const gat = (ecrAfter.byAction.GetAuthorizationToken ?? 0) - (ecrBefore.byAction.GetAuthorizationToken ?? 0);
-  // Settle: let the heap and RSS calm after the burst, then read the operator's own figures.
-  await sleep(5000);
-  const metrics1 = await operator.metricsText();
-  const heap1 = heapFigures(metrics1);
-  const memory1 = sampler.window(operator.startedAtMs, Date.now());
-  // Reconciles per registry: 1 when the echoes of the operator's own writes requeue nothing.
-  const reconciles = metrics1 ? seriesSum(metrics1, 'ecr_operator_reconcile_total', ['controller="ecrregistry"']) : undefined;
+    () => coldStart(++started),
+  );
+  // The run's figures are the fastest cold start's, as the denominator is the fastest bare pass: the
+  // machine's other load only ever adds time, to either side. Memory is the highest of the runs.
+  const fastest = fastestRun(runs);
+  const heaviest = runs.reduce((worst, run) => ((run.memory.peakRssMiB ?? 0) > (worst.memory.peakRssMiB ?? 0) ? run : worst));
+  const convergenceMs = fastest.ms;
+  const readyMs = fastest.readyMs;
+  const operator = running.operator!;
+  const sampler = running.sampler!;
+  const writes = writeBreakdown(fastest.requests.byVerbResource, 'ecrregistries');
+  const gat = fastest.ecrCalls.GetAuthorizationToken ?? 0;
+  report.operatorLog = operator.logPath;
   report.convergence = {
     registries: settings.registries,
     namespaces: fleet.namespaces.length,
@@ -173,30 +201,25 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
     operatorReadyzMs: readyMs,
     seconds: round(convergenceMs / 1000),
     secondsAfterReadyz: round((convergenceMs - readyMs) / 1000),
-    cpuSeconds,
+    coldStartsSeconds: runs.map((run) => round(run.ms / 1000)),
+    cpuSeconds: fastest.cpuSeconds,
     getAuthorizationTokenCalls: gat,
-    ecrCallsByAction: diffRecord(ecrBefore.byAction, ecrAfter.byAction),
-    benchPolls: converged.polls,
-    apiserverRequests: requests,
+    ecrCallsByAction: fastest.ecrCalls,
+    benchPolls: fastest.polls,
+    apiserverRequests: fastest.requests,
     writes,
     writesPerRegistry: perUnit(writes, settings.registries),
-    ...(reconciles === undefined ? {} : { reconciles, reconcilesPerRegistry: round(reconciles / settings.registries) }),
+    ...(fastest.reconciles === undefined ? {} : { reconciles: fastest.reconciles, reconcilesPerRegistry: round(fastest.reconciles / settings.registries) }),
     rssTargetMiB: rssTargetMiB(settings.registries),
-    note: 'apiserver reads include the bench following the registries (one LIST and WATCH) and one LIST of pull secrets at the end; writes are the operator alone',
-    memory: {
-      ...memory1,
-      ...heap1,
-      // Started and synced, before most reconciles: what loading the code costs.
-      atReadyz: sampler.window(operator.startedAtMs, operator.startedAtMs + readyMs),
-      trace: sampler.trace(operator.startedAtMs, Date.now()),
-    },
+    note: 'figures of the fastest cold start (coldStartsSeconds lists each, in order), memory of the one with the highest peak; apiserver reads include the bench following the registries (one LIST and WATCH) and one LIST of pull secrets at the end; writes are the operator alone',
+    memory: heaviest.memory,
   };
   if (report.bare) {
     const bare = report.bare as { seconds: number };
     (report.convergence as Record<string, unknown>).ratioToBare = round(convergenceMs / 1000 / bare.seconds);
     (report.convergence as Record<string, unknown>).ratioToBareAfterReadyz = round((convergenceMs - readyMs) / 1000 / bare.seconds);
   }
-  log(`converged in ${round(convergenceMs / 1000)} s (readyz after ${readyMs} ms); GetAuthorizationToken ${gat} for ${fleet.credentialSets} credential sets`);
+  const peakOfEarlierRuns = Math.max(...runs.slice(0, -1).map((run) => run.memory.peakRssMiB ?? 0), 0);
 
   // 3. Steady state: a quiet window with no bench requests but two /metrics reads.
   if (settings.scenarios.has('steady')) {
@@ -313,7 +336,7 @@ async function runFleetScenarios(settings: BenchSettings, shipped: Shipped | und
 
   report.memorySummary = {
     bareNodeFloorMiB: floorMiB,
-    operatorPeakRssMiB: mib(Math.max(...sampler.samples.map((s) => s.rssBytes))),
+    operatorPeakRssMiB: Math.max(peakOfEarlierRuns, mib(Math.max(...sampler.samples.map((s) => s.rssBytes)))),
     operatorHwmMiB: mib(sampler.samples[sampler.samples.length - 1]?.hwmBytes ?? Number.NaN),
   };
 }

@@ -11,6 +11,8 @@ export interface BenchSettings {
   workers: number;
   /** Timed passes of each bare loop; the fastest pass is the denominator. */
   barePasses: number;
+  /** Timed cold starts of the operator over the same fleet; the fastest is set against the fastest bare pass. */
+  coldStarts: number;
   quietSeconds: number;
   rotationRegistries: number;
   rotationLifetimeSeconds: number;
@@ -39,6 +41,7 @@ export const BENCH_HELP = [
   'BENCH_TAGS / --tags                    tags per ImageImport (default 3)',
   'BENCH_WORKERS / --workers              operator --workers and bare-loop concurrency (default 4)',
   'BENCH_BARE_PASSES / --bare-passes      timed passes of each bare loop; the fastest pass is the denominator (default 3)',
+  'BENCH_COLD_STARTS / --cold-starts      timed cold starts of the operator in scenario 1; the fastest is set against the fastest bare pass (default 3)',
   'BENCH_QUIET_SECONDS / --quiet-seconds  steady-state windows, which also count watch re-opens (default 60; 600 or more lets each watch reach a 5-10 min server-side timeout)',
   'BENCH_LATENCY_REGISTRIES / --latency-registries     EcrRegistries the latency scenario creates one at a time (default 50)',
   'BENCH_ROTATION_REGISTRIES / --rotation-registries   registries in the rotation wave, whose Events give the Event budget (default 1000)',
@@ -88,6 +91,7 @@ export function readBenchSettings(argv: readonly string[], env: Readonly<Record<
     tagsPerImport: int('tags', 'BENCH_TAGS', 3),
     workers: int('workers', 'BENCH_WORKERS', 4),
     barePasses: int('bare-passes', 'BENCH_BARE_PASSES', 3),
+    coldStarts: int('cold-starts', 'BENCH_COLD_STARTS', 3),
     quietSeconds: int('quiet-seconds', 'BENCH_QUIET_SECONDS', 60),
     rotationRegistries: int('rotation-registries', 'BENCH_ROTATION_REGISTRIES', 1000),
     rotationLifetimeSeconds: int('rotation-lifetime', 'BENCH_ROTATION_LIFETIME', 120, 10),

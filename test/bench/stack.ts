@@ -88,14 +88,19 @@ export async function measureQuiet(kubeConfig: KubeConfig, emulator: EcrEmulator
   };
 }
 
-/** Stops the operator, the emulator and the control plane (not the image layout), so another stack can start. */
-export async function stopStack(running: Running): Promise<void> {
+/** Stops the operator process and its memory sampler, leaving the control plane and emulator running. */
+export async function stopOperator(running: Running): Promise<void> {
   running.sampler?.stop();
   await running.operator?.stop().catch((error: unknown) => log(`stopping the operator: ${String(error)}`));
-  await running.emulator?.stop().catch((error: unknown) => log(`stopping the emulator: ${String(error)}`));
-  await running.controlPlane?.stop().catch((error: unknown) => log(`stopping the control plane: ${String(error)}`));
   running.sampler = undefined;
   running.operator = undefined;
+}
+
+/** Stops the operator, the emulator and the control plane (not the image layout), so another stack can start. */
+export async function stopStack(running: Running): Promise<void> {
+  await stopOperator(running);
+  await running.emulator?.stop().catch((error: unknown) => log(`stopping the emulator: ${String(error)}`));
+  await running.controlPlane?.stop().catch((error: unknown) => log(`stopping the control plane: ${String(error)}`));
   running.emulator = undefined;
   running.controlPlane = undefined;
 }

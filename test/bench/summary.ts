@@ -76,7 +76,7 @@ export function summarize(report: Record<string, unknown>): string {
   const ratio = num('convergence.ratioToBare');
   row(
     `convergence ≤ ${RATIO_TARGET}× bare write time`,
-    `${num('convergence.seconds')} s (from spawn; ${num('convergence.secondsAfterReadyz')} s after /readyz) vs bare ${num('bare.seconds')} s${passes('bare.passesSeconds')} → ×${ratio} (×${num('convergence.ratioToBareAfterReadyz')} after /readyz)`,
+    `${num('convergence.seconds')} s${passes('convergence.coldStartsSeconds')} (from spawn; ${num('convergence.secondsAfterReadyz')} s after /readyz) vs bare ${num('bare.seconds')} s${passes('bare.passesSeconds')} → ×${ratio} (×${num('convergence.ratioToBareAfterReadyz')} after /readyz)`,
     atMost(ratio, RATIO_TARGET),
     'bare',
   );
@@ -201,8 +201,8 @@ function quietRows(row: Row, num: (path: string) => number | undefined, get: (pa
 }
 
 /**
- * ' (fastest of a, b, c)' for a bare loop's pass times in seconds, or nothing for a single pass (and
- * for reports from before the bare loop ran several passes, which have no list).
+ * ' (fastest of a, b, c)' for the times in seconds of a bare loop's passes or of the operator's cold
+ * starts, or nothing for a single one (and for reports from before either was repeated, which have no list).
  */
 export function fastestOfPasses(passesSeconds: unknown): string {
   return Array.isArray(passesSeconds) && passesSeconds.length > 1 ? ` (fastest of ${passesSeconds.join(', ')})` : '';

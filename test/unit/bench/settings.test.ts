@@ -33,6 +33,12 @@ describe('bench settings', () => {
     expect(() => readBenchSettings([], { BENCH_BARE_PASSES: '0' })).to.throw(BenchSettingsError, /--bare-passes \(BENCH_BARE_PASSES\) must be a whole number ≥ 1/);
   });
 
+  it('cold-starts the operator three times by default, at least once', () => {
+    expect(readBenchSettings([], {}).coldStarts).to.equal(3);
+    expect(readBenchSettings(['--cold-starts=1'], { BENCH_COLD_STARTS: '5' }).coldStarts).to.equal(1);
+    expect(() => readBenchSettings([], { BENCH_COLD_STARTS: '0' })).to.throw(BenchSettingsError, /--cold-starts \(BENCH_COLD_STARTS\) must be a whole number ≥ 1/);
+  });
+
   it('accepts 10,000 registries', () => {
     expect(readBenchSettings([], { BENCH_REGISTRIES: '10000' }).registries).to.equal(10000);
   });

@@ -51,6 +51,11 @@ describe('bench summary', () => {
     expect(rowOf(summarize(report()), 'convergence ≤ 1.5×')).to.include('vs bare 4 s → ×1.4');
   });
 
+  it('names the cold starts the convergence time is the fastest of', () => {
+    const convergence = { ...(report().convergence as Record<string, unknown>), seconds: 5.6, coldStartsSeconds: [6.2, 5.6, 7.1] };
+    expect(rowOf(summarize(report({ convergence })), 'convergence ≤ 1.5×')).to.include('5.6 s (fastest of 6.2, 5.6, 7.1) (from spawn;');
+  });
+
   it('marks each issue 15 target met or missed from the figures', () => {
     const text = summarize(report());
     expect(rowOf(text, 'convergence ≤ 1.5×')).to.include('[ ok ]');
