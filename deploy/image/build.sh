@@ -280,7 +280,7 @@ c() { "$crane" --insecure "$@"; }
 log "pushing the layers to a registry on 127.0.0.1:$port"
 c append --oci-empty-base --new_layer "$work/base.tar" --new_layer "$work/node.tar" --new_layer "$work/app.tar" \
   --new_tag "$ref" >/dev/null 2>"$work/crane.log" || die "crane append failed: $(cat "$work/crane.log")"
-# The Dockerfile's final stage: ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-maglev", "--no-opt", "--optimize-for-size", "operator.mjs"] in
+# The Dockerfile's final stage: ENTRYPOINT ["node", "--max-semi-space-size=2", "--no-maglev", "--no-opt", "operator.mjs"] in
 # WORKDIR /app, found through PATH, here written out absolute so that the image starts the same
 # whatever the runtime's working directory (test/e2e/image.test.ts holds the two equal).
 labels=(
@@ -293,7 +293,7 @@ labels=(
   "org.opencontainers.image.licenses=Apache-2.0"
 )
 mutate=(mutate "$ref" --tag "$ref" --set-platform linux/amd64
-  --entrypoint /usr/local/bin/node,--max-semi-space-size=2,--no-maglev,--no-opt,--optimize-for-size,/app/operator.mjs
+  --entrypoint /usr/local/bin/node,--max-semi-space-size=2,--no-maglev,--no-opt,/app/operator.mjs
   --user 1000:1000 --workdir /app
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_ENV=production --env MALLOC_ARENA_MAX=2 --env MALLOC_MMAP_THRESHOLD_=32768
   --exposed-ports 8080/tcp,8081/tcp)

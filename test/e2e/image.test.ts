@@ -181,7 +181,7 @@ describe('the image from `npm run image` (deploy/image/build.sh), no Docker daem
       return !arg.startsWith('-') && existsSync(path.join(rootDir, inWorkdir)) ? inWorkdir : arg;
     });
     expect(config.Entrypoint).to.deep.equal([resolvedProgram, ...resolvedArgs]);
-    expect(config.Entrypoint).to.deep.equal(['/usr/local/bin/node', '--max-semi-space-size=2', '--no-maglev', '--no-opt', '--optimize-for-size', '/app/operator.mjs']);
+    expect(config.Entrypoint).to.deep.equal(['/usr/local/bin/node', '--max-semi-space-size=2', '--no-maglev', '--no-opt', '/app/operator.mjs']);
     const labels = config.Labels ?? {};
     const packageJson = JSON.parse(await fs.readFile(path.join(REPOSITORY_ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(labels['org.opencontainers.image.version']).to.equal(packageJson.version);
