@@ -13,7 +13,7 @@ function entrypointFlags(): string[] {
   return entrypoint.slice(1, -1);
 }
 
-/** The young generation's size once it has grown as far as it may: two semi-spaces. */
+/** The young generation's size after 300,000 live objects have made it grow: up to two semi-spaces. */
 const NEW_SPACE_PROBE = `
 const kept = [];
 for (let i = 0; i < 300000; i++) kept.push({ i, s: 'x' + i });
@@ -22,11 +22,13 @@ process.stdout.write(String(space.space_size));
 `;
 
 describe("the image's V8 flags", () => {
-  it('give the young generation the semi-spaces --max-semi-space-size asks for (--optimize-for-size would cap them at 1 MiB)', () => {
+  it('let the young generation grow to the semi-spaces --max-semi-space-size asks for (--optimize-for-size would cap them at 1 MiB)', () => {
     const flags = entrypointFlags();
     const semiSpaceMiB = Number(flags.map((flag) => /^--max-semi-space-size=(\d+)$/.exec(flag)?.[1]).find((v) => v !== undefined));
     expect(semiSpaceMiB, 'the ENTRYPOINT sets --max-semi-space-size').to.be.above(0);
     const newSpaceBytes = Number(execFileSync(process.execPath, [...flags, '-e', NEW_SPACE_PROBE], { encoding: 'utf8' }));
-    expect(newSpaceBytes / 1048576).to.equal(2 * semiSpaceMiB);
+    // At least what was asked: a flag that caps the semi-spaces leaves it below. (One loaded CI run saw it
+    // above, 8.25 MiB against 4, so this does not ask for equality.)
+    expect(newSpaceBytes / 1048576).to.be.at.least(2 * semiSpaceMiB);
   });
 });
