@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { expect } from 'chai';
 import { internStrings } from '../../../src/runtime/intern.ts';
 
@@ -17,8 +18,23 @@ describe('internStrings', () => {
     expect(object.metadata.creationTimestamp).to.equal(created);
   });
 
-  it('keeps strings that look like array indexes, and empty ones', () => {
-    const object = { a: '0', b: '123', c: '', d: ['7', ''] };
+  it('keeps strings that look like array indexes, empty ones and the names of Object.prototype members', () => {
+    const object = { a: '0', b: '123', c: '', d: ['7', ''], e: ['__proto__', 'toString', 'constructor', '4294967295'] };
     expect(internStrings(structuredClone(object))).to.deep.equal(object);
+  });
+
+  it("hands back V8's internalized copy of each text, and leaves values unique to an object as they are", () => {
+    v8.setFlagsFromString('--allow-natives-syntax');
+    const isInternalized = new Function('text', 'return %IsInternalizedString(text)') as (text: string) => boolean;
+    // Parsed, as the informers' objects are: JSON.parse gives long values copies of their own.
+    const parse = () => JSON.parse(JSON.stringify({ kind: 'EcrRegistry', spec: { registry: `123456789012.dkr.ecr.eu-west-1.amazonaws.com-${'x'.repeat(40)}` }, metadata: { uid: `uid-${'y'.repeat(40)}` } }));
+    const [first, second] = [parse(), parse()];
+    expect(isInternalized(first.spec.registry)).to.equal(false);
+    internStrings(first);
+    internStrings(second);
+    expect(isInternalized(first.spec.registry)).to.equal(true);
+    expect(isInternalized(second.spec.registry)).to.equal(true);
+    expect(isInternalized(first.kind)).to.equal(true);
+    expect(isInternalized(first.metadata.uid)).to.equal(false);
   });
 });
