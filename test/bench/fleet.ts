@@ -135,6 +135,18 @@ export async function fleetProgress(kubeConfig: KubeConfig, fleet: Fleet, withSe
 }
 
 /**
+ * What the bench's watch keeps of a registry: what readiness is judged on. The bench shares the two cores
+ * with the operator it times, and interning whole objects cost it about a third of its CPU during a cold
+ * start (1,000 registries, two runs each way: 0.82-1.03 CPU-seconds against 1.32-1.43).
+ */
+function readinessOnly({ metadata, status }: EcrRegistry): EcrRegistry {
+  return {
+    metadata: { namespace: metadata.namespace, name: metadata.name, generation: metadata.generation, resourceVersion: metadata.resourceVersion },
+    status: { observedGeneration: status?.observedGeneration, conditions: status?.conditions?.filter((c) => c.type === 'Ready') },
+  } as EcrRegistry;
+}
+
+/**
  * Waits until every registry of the set is Ready at its generation and has its pull secret. It follows
  * the registries with one watch (an informer), not with repeated LISTs: at 10,000 registries a LIST
  * every half second would load the very apiserver the operator is measured on, which the bare loop
@@ -154,6 +166,7 @@ export async function waitForFleet(
     path: `/apis/${API_GROUP}/${API_VERSION}/${ECR_REGISTRY.plural}`,
     labelSelector: `${SET_LABEL}=${fleet.set}`,
     list: (opts) => custom.listClusterCustomObject({ ...crd, ...opts }) as Promise<ListResult<EcrRegistry>>,
+    transform: readinessOnly,
   });
   const total = fleet.registries.length;
   const ready = new Set<string>();
