@@ -1,14 +1,13 @@
 import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
-import type { EcrRegistry, EcrRegistrySpec, EcrRegistryStatus } from '../../src/api/ecr-registry.ts';
-import { ECR_REGISTRY, FIELD_MANAGER, GROUP_VERSION } from '../../src/api/group.ts';
+import type { EcrRegistry, EcrRegistryStatus } from '../../src/api/ecr-registry.ts';
+import { FIELD_MANAGER } from '../../src/api/group.ts';
 import type { EcrAuthorization } from '../../src/aws/ecr-token.ts';
 import { createKubeClients, mergePatch } from '../../src/kube/clients.ts';
 import { desiredPullSecret } from '../../src/registry/pull-secret.ts';
 import { nextRegistryStatus } from '../../src/registry/registry-status.ts';
-import { HOST, registryPath, SET_LABEL } from './fleet.ts';
+import { type Fleet, HOST, listFleet, registryPath, SET_LABEL } from './fleet.ts';
 import { runPool } from './pool.ts';
 
-const NAMESPACE = 'bench-bare';
 /** Parallel deletes while cleaning up (not timed). */
 const CLEANUP_CONCURRENCY = 16;
 
@@ -36,56 +35,44 @@ export function fastestRun<T extends { ms: number }>(runs: readonly T[]): T {
 }
 
 /**
- * The denominator: what the same apiserver takes to absorb the operator's unavoidable writes (one
- * pull Secret and one status patch per registry) from a bare client loop with the operator's concurrency.
- * Both bodies come from the operator's own renderers (desiredPullSecret, nextRegistryStatus, its field
- * manager), so the apiserver stores, validates and tracks the same fields on both sides: the status that
+ * One pass of the denominator: what the same apiserver takes to absorb the operator's unavoidable writes
+ * (one pull Secret and one status patch per registry) from a bare client loop with the operator's
+ * concurrency, on the operator's own set of registries while no operator runs. Both bodies come from the
+ * operator's own renderers (desiredPullSecret, nextRegistryStatus, its field manager), so the apiserver
+ * stores, validates and tracks the same fields on the same objects as in a cold start: the status that
  * the operator reports (two conditions, three timestamps) costs the apiserver more than a one-condition
  * body (about 0.8 CPU-s more at 1,000 in one screening run), and that is not the operator's overhead.
- * The registries it patches are created first, untimed, with `spec`, the spec of the operator's
- * registries, so each status patch meets the same fields (the CRD's CEL rules check region and endpoint
- * too); the loop then runs `passes` times, with its Secrets deleted (untimed) between passes, so each
- * pass creates them anew and patches a status that differs from the last. Everything is deleted afterwards.
- * It uses the operator's own client construction, so both sides share the same transport.
+ * The set's registries are listed and the bodies rendered before the clock starts; the caller takes the
+ * set back (resetFleet, untimed) before the next pass or cold start. It uses the operator's own client
+ * construction, so both sides share the same transport.
  */
-export async function bareWrites(
-  kubeConfig: KubeConfig,
-  spec: EcrRegistrySpec,
-  count: number,
-  concurrency: number,
-  passes: number,
-  startCpuMeter: () => () => Record<string, number>,
-): Promise<BareResult> {
+export async function bareFleetPass(kubeConfig: KubeConfig, fleet: Fleet, concurrency: number, startCpuMeter: () => () => Record<string, number>): Promise<BareRun> {
   const { core, customObjects: custom } = createKubeClients(kubeConfig);
-  await core.createNamespace({ body: { metadata: { name: NAMESPACE, labels: { [SET_LABEL]: 'bare' } } } });
-  const names = Array.from({ length: count }, (_, i) => `bare-${i}`);
-  const registries: EcrRegistry[] = [];
-  await runPool(names, 16, async (name) => {
-    const created = await custom.createNamespacedCustomObject({
-      ...registryPath(NAMESPACE),
-      body: {
-        apiVersion: GROUP_VERSION,
-        kind: ECR_REGISTRY.kind,
-        metadata: { name, namespace: NAMESPACE },
-        spec,
-      },
-    });
-    registries.push(created as EcrRegistry);
+  const items = await listFleet(kubeConfig, fleet);
+  if (items.length !== fleet.registries.length) throw new Error(`set ${fleet.set}: listed ${items.length} registries, expected ${fleet.registries.length}`);
+  // Rendered before the clock starts: the bench shares the 2 cores, and its own rendering (base64 of
+  // every docker config) would otherwise slow the denominator.
+  const bodies = renderPass(items, new Date());
+  return timedLoop(bodies, concurrency, startCpuMeter, async ({ namespace, name, secret, status }) => {
+    await core.createNamespacedSecret({ namespace, body: secret });
+    await custom.patchNamespacedCustomObjectStatus({ ...registryPath(namespace), name, body: { status }, fieldManager: FIELD_MANAGER }, mergePatch());
   });
-  // Each pass's bodies are rendered before its clock starts: the bench shares the 2 cores, and its own
-  // rendering (base64 of every docker config) would otherwise slow the denominator.
-  const pass = () => {
-    const bodies = renderPass(registries, new Date());
-    return timedLoop(names, concurrency, startCpuMeter, async (name) => {
-      const { secret, status } = bodies.get(name)!;
-      await core.createNamespacedSecret({ namespace: NAMESPACE, body: secret });
-      await custom.patchNamespacedCustomObjectStatus({ ...registryPath(NAMESPACE), name, body: { status }, fieldManager: FIELD_MANAGER }, mergePatch());
-    });
-  };
-  const runs = await repeated(passes, () => core.deleteCollectionNamespacedSecret({ namespace: NAMESPACE }), pass);
-  await custom.deleteCollectionNamespacedCustomObject({ ...registryPath(NAMESPACE) });
-  await core.deleteCollectionNamespacedSecret({ namespace: NAMESPACE });
-  return { ...fastestRun(runs), runs, writes: count * 2 };
+}
+
+/**
+ * The order of a run's bare passes and cold starts: alternating, so that both sides meet the machine as
+ * it is over the same minutes, and ending with a cold start, whose operator stays up for the scenarios
+ * after it. Surplus passes of either kind come first. (The bare passes all ran first until
+ * 1 December: a 10,000 run then met an apiserver that spent 10% more CPU-seconds on the cold starts.)
+ */
+export function interleavedRuns(barePasses: number, coldStarts: number): Array<'bare' | 'cold'> {
+  const steps = Math.max(barePasses, coldStarts);
+  const order: Array<'bare' | 'cold'> = [];
+  for (let i = 0; i < steps; i++) {
+    if (i >= steps - barePasses) order.push('bare');
+    if (i >= steps - coldStarts) order.push('cold');
+  }
+  return order;
 }
 
 /**
@@ -135,20 +122,24 @@ interface RenderedWrites {
   status: EcrRegistryStatus;
 }
 
+/** The writes for one registry of a pass. */
+export interface RegistryWrites extends RenderedWrites {
+  namespace: string;
+  name: string;
+}
+
 /**
- * One pass's bodies by registry name. The pass serves one token, so every Secret holds the same docker
- * config, held once as the operator holds a credential set's: 10,000 copies of it took 150 MiB of the
- * bench's heap, and collecting that heap took 7 CPU-seconds from the shared cores during the timed pass.
+ * One pass's bodies, in the registries' order. The pass serves one token, so every Secret holds the same
+ * docker config, held once as the operator holds a credential set's: 10,000 copies of it took 150 MiB of
+ * the bench's heap, and collecting that heap took 7 CPU-seconds from the shared cores during the timed pass.
  */
-export function renderPass(registries: readonly EcrRegistry[], now: Date): Map<string, RenderedWrites> {
-  const bodies = new Map<string, RenderedWrites>();
+export function renderPass(registries: readonly EcrRegistry[], now: Date): RegistryWrites[] {
   let data: V1Secret['data'];
-  for (const registry of registries) {
+  return registries.map((registry) => {
     const writes = renderedWrites(registry, now);
     data ??= writes.secret.data;
-    bodies.set(registry.metadata.name!, { status: writes.status, secret: { ...writes.secret, data } });
-  }
-  return bodies;
+    return { namespace: registry.metadata.namespace!, name: registry.metadata.name!, status: writes.status, secret: { ...writes.secret, data } };
+  });
 }
 
 /** The pull Secret and the status the operator writes for `registry` when it serves a token issued at `now`. */

@@ -112,6 +112,13 @@ export interface ConvergenceProgress {
   listCalls: number;
 }
 
+/** The set's registries, as the apiserver has them now. */
+export async function listFleet(kubeConfig: KubeConfig, fleet: Fleet): Promise<EcrRegistry[]> {
+  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
+  const list = (await custom.listClusterCustomObject({ group: API_GROUP, version: API_VERSION, plural: ECR_REGISTRY.plural, labelSelector: `${SET_LABEL}=${fleet.set}` })) as { items: EcrRegistry[] };
+  return list.items;
+}
+
 /**
  * One look at a set: a LIST of its registries and, when `withSecrets` (or every registry is Ready), a
  * LIST of the managed pull secrets. Secrets are the heavy list (about 3.5 kB each), so polling skips them
@@ -119,14 +126,8 @@ export interface ConvergenceProgress {
  */
 export async function fleetProgress(kubeConfig: KubeConfig, fleet: Fleet, withSecrets = true): Promise<ConvergenceProgress & { secretList: V1Secret[] }> {
   const core = makeApiClient(kubeConfig, CoreV1Api);
-  const custom = makeApiClient(kubeConfig, CustomObjectsApi);
-  const registryList = (await custom.listClusterCustomObject({
-    group: API_GROUP,
-    version: API_VERSION,
-    plural: ECR_REGISTRY.plural,
-    labelSelector: `${SET_LABEL}=${fleet.set}`,
-  })) as { items: EcrRegistry[] };
-  const ready = registryList.items.filter((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && r.status.observedGeneration === r.metadata.generation).length;
+  const registries = await listFleet(kubeConfig, fleet);
+  const ready = registries.filter((r) => r.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && r.status.observedGeneration === r.metadata.generation).length;
   if (!withSecrets && ready < fleet.registries.length) return { ready, secrets: Number.NaN, total: fleet.registries.length, listCalls: 1, secretList: [] };
   const secretList = await core.listSecretForAllNamespaces({ labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` });
   const wanted = new Set(fleet.registries.map((r) => `${r.namespace}/${r.name}`));

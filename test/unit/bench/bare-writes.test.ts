@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { EcrRegistry } from '../../../src/api/ecr-registry.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../../src/api/group.ts';
 import { isOwnedBy, REGISTRY_LABEL, readHeldToken } from '../../../src/registry/pull-secret.ts';
-import { fastestRun, passSeconds, renderedWrites, renderPass } from '../../bench/bare-writes.ts';
+import { fastestRun, interleavedRuns, passSeconds, renderedWrites, renderPass } from '../../bench/bare-writes.ts';
 import { HOST } from '../../bench/fleet.ts';
 
 describe('bench bare passes', () => {
@@ -24,6 +24,21 @@ describe('bench bare passes', () => {
 
   it('lists each pass in seconds, in the order they ran', () => {
     expect(passSeconds({ runs: [pass(5234), pass(6001)] })).to.deep.equal([5.23, 6]);
+  });
+});
+
+describe('bench run order', () => {
+  it('alternates bare passes and cold starts, a cold start last', () => {
+    expect(interleavedRuns(3, 3)).to.deep.equal(['bare', 'cold', 'bare', 'cold', 'bare', 'cold']);
+  });
+
+  it('runs the surplus of either kind first, so the operator that stays up is the last cold start', () => {
+    expect(interleavedRuns(3, 1)).to.deep.equal(['bare', 'bare', 'bare', 'cold']);
+    expect(interleavedRuns(1, 3)).to.deep.equal(['cold', 'cold', 'bare', 'cold']);
+  });
+
+  it('runs only cold starts without the bare scenario', () => {
+    expect(interleavedRuns(0, 2)).to.deep.equal(['cold', 'cold']);
   });
 });
 
@@ -57,13 +72,14 @@ describe('bench bare bodies', () => {
     expect(next.conditions?.[0]?.message).to.not.equal(first.conditions?.[0]?.message);
   });
 
-  it("renders a pass by registry name, each Secret owned by its registry, the pass's one docker config held once", () => {
-    const other = { ...registry, metadata: { ...registry.metadata, name: 'bare-8', uid: 'uid-8' } } as EcrRegistry;
-    const bodies = renderPass([registry, other], now);
-    expect([...bodies.keys()]).to.deep.equal(['bare-7', 'bare-8']);
-    expect(isOwnedBy(bodies.get('bare-8')!.secret, other)).to.equal(true);
-    expect(bodies.get('bare-8')!.status.pullSecretName).to.equal('bare-8');
-    expect(bodies.get('bare-7')!.secret.data).to.equal(bodies.get('bare-8')!.secret.data);
-    expect(bodies.get('bare-8')!.secret.data).to.deep.equal(renderedWrites(other, now).secret.data);
+  it("renders a pass in the registries' order, each Secret owned by its registry in its namespace, the pass's one docker config held once", () => {
+    const other = { ...registry, metadata: { ...registry.metadata, name: 'bare-8', namespace: 'bench-c-1', uid: 'uid-8' } } as EcrRegistry;
+    const [seven, eight] = renderPass([registry, other], now);
+    expect([seven, eight].map((w) => `${w?.namespace}/${w?.name}`)).to.deep.equal(['bench-bare/bare-7', 'bench-c-1/bare-8']);
+    expect(isOwnedBy(eight!.secret, other)).to.equal(true);
+    expect(eight!.secret.metadata?.namespace).to.equal('bench-c-1');
+    expect(eight!.status.pullSecretName).to.equal('bare-8');
+    expect(seven!.secret.data).to.equal(eight!.secret.data);
+    expect(eight!.secret.data).to.deep.equal(renderedWrites(other, now).secret.data);
   });
 });
