@@ -80,10 +80,10 @@ export async function createFleet(kubeConfig: KubeConfig, emulator: EcrEmulator,
 }
 
 /**
- * Takes a converged set back to where a cold start found it: no pull secrets, no status. With the
- * operator stopped, it deletes the managed pull secrets in the set's namespaces and removes each
- * registry's status (untimed, at SETUP_CONCURRENCY), so the next operator process does the same work
- * as the first: the bare loop's passes likewise each start without their Secrets.
+ * Takes a set back to where a cold start found it: no pull secrets, no status. With no operator
+ * running, it deletes the managed pull secrets in the set's namespaces and removes each registry's
+ * status (untimed, at SETUP_CONCURRENCY), after a cold start or a bare pass, so the next of either
+ * does the same work as the first.
  */
 export async function resetFleet(kubeConfig: KubeConfig, fleet: Fleet): Promise<void> {
   const core = makeApiClient(kubeConfig, CoreV1Api);
