@@ -62,8 +62,9 @@ export async function bareFleetPass(kubeConfig: KubeConfig, fleet: Fleet, concur
 /**
  * The order of a run's bare passes and cold starts: alternating, so that both sides meet the machine as
  * it is over the same minutes, and ending with a cold start, whose operator stays up for the scenarios
- * after it. Surplus passes of either kind come first. (The bare passes all ran first until
- * 1 December: a 10,000 run then met an apiserver that spent 10% more CPU-seconds on the cold starts.)
+ * after it. Surplus passes of either kind come first. (Until 1 December the bare passes all ran first;
+ * the apiserver's CPU-seconds for identical writes differ by up to 15% between runs an hour apart, so a
+ * drift between the two phases went into the ratio.)
  */
 export function interleavedRuns(barePasses: number, coldStarts: number): Array<'bare' | 'cold'> {
   const steps = Math.max(barePasses, coldStarts);
