@@ -78,7 +78,7 @@ export function interleavedRuns(barePasses: number, coldStarts: number): Array<'
 
 /**
  * The fan-out denominator: one pull-secret-sized Secret created in each of `namespaces` (which exist
- * already), what a ClusterEcrRegistry must write. Same client construction and loop as bareWrites,
+ * already), what a ClusterEcrRegistry must write. Same client construction and loop as bareFleetPass,
  * `passes` times; the Secrets are deleted after each pass, untimed.
  */
 export async function bareFanoutWrites(
